@@ -1,0 +1,109 @@
+"""anima-caption: parse, validate, fix and convert captions for training Anima LoRAs.
+
+    >>> import anima_caption
+    >>> caption = anima_caption.parse("masterpiece, safe, 1girl, Side_Ponytail")
+    >>> [t.text for t in caption.tags]
+    ['masterpiece', 'safe', '1girl', 'side ponytail']
+    >>> anima_caption.format("1girl, Side_Ponytail, safe")
+    'safe, 1girl, side ponytail'
+
+Heavy modules (pydantic models, the parser) are imported on first use, so
+``import anima_caption`` stays cheap for pre-commit hooks.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from anima_caption._version import __version__
+
+if TYPE_CHECKING:
+    from anima_caption._errors import (
+        AnimaCaptionError,
+        CaptionDecodeError,
+        CaptionSyntaxError,
+        UsageError,
+    )
+    from anima_caption._format import format
+    from anima_caption._io import read_caption_file
+    from anima_caption._kinds import Category, Kind, Section
+    from anima_caption._lookup import TagLookup, VocabularyLookup
+    from anima_caption._model import (
+        Caption,
+        ErrorItem,
+        Group,
+        Header,
+        Item,
+        Marker,
+        Sentence,
+        Tag,
+        Wildcard,
+    )
+    from anima_caption._normalize import normalize_tag
+    from anima_caption._parse import parse
+
+__all__ = [
+    "AnimaCaptionError",
+    "Caption",
+    "CaptionDecodeError",
+    "CaptionSyntaxError",
+    "Category",
+    "ErrorItem",
+    "Group",
+    "Header",
+    "Item",
+    "Kind",
+    "Marker",
+    "Section",
+    "Sentence",
+    "Tag",
+    "TagLookup",
+    "UsageError",
+    "VocabularyLookup",
+    "Wildcard",
+    "__version__",
+    "format",
+    "normalize_tag",
+    "parse",
+    "read_caption_file",
+]
+
+_LAZY = {
+    "AnimaCaptionError": "_errors",
+    "CaptionDecodeError": "_errors",
+    "CaptionSyntaxError": "_errors",
+    "UsageError": "_errors",
+    "format": "_format",
+    "read_caption_file": "_io",
+    "Category": "_kinds",
+    "Kind": "_kinds",
+    "Section": "_kinds",
+    "TagLookup": "_lookup",
+    "VocabularyLookup": "_lookup",
+    "Caption": "_model",
+    "ErrorItem": "_model",
+    "Group": "_model",
+    "Header": "_model",
+    "Item": "_model",
+    "Marker": "_model",
+    "Sentence": "_model",
+    "Tag": "_model",
+    "Wildcard": "_model",
+    "normalize_tag": "_normalize",
+    "parse": "_parse",
+    "TagDB": "_tagdb",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'anima_caption' has no attribute {name!r}")
+    value = getattr(import_module(f"anima_caption.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,188 @@
+"""The typed caption model (pydantic v2, frozen).
+
+A :class:`Caption` is an ordered tuple of items — :class:`Tag`, :class:`Sentence`,
+:class:`Group`, :class:`Wildcard`, :class:`Marker` and :class:`ErrorItem` — each keeping
+its exact source text (``raw``) and the separator trivia that follows it (``trail``), so
+``str(caption)`` gives back the input byte for byte. Normalising is an explicit step
+(:func:`anima_caption.format`), never a side effect of printing.
+
+Spans are ``(start, end)`` offsets in code points of the whole caption text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from anima_caption._errors import line_column
+from anima_caption._kinds import Kind, Section
+from anima_caption._normalize import tag_name
+
+Span = tuple[int, int]
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    raw: str
+    """The item's exact source text."""
+    span: Span
+    """``(start, end)`` of ``raw`` in the caption text."""
+    trail: str = ""
+    """Separator trivia after the item (commas, spaces, line ends) up to the next item."""
+
+    def __str__(self) -> str:
+        return self.raw
+
+
+class Tag(_Node):
+    """One tag, e.g. ``side ponytail``, ``@nnn yryr``, ``score_7`` or ``^_^``."""
+
+    type: Literal["tag"] = "tag"
+    text: str
+    """Normalised written form: lowercase, spaces for underscores (except score tags and
+    kaomoji), escapes removed, ``@`` kept."""
+    kind: Kind
+    section: Section
+    escaped: bool = False
+    """The raw text used backslash escapes (``\\(``), which belong to ComfyUI prompts only."""
+    kaomoji: bool = False
+    """An emoticon tag such as ``^_^`` or ``:d``, whose punctuation is part of the tag."""
+
+    @property
+    def name(self) -> str:
+        """The bare tag name: ``text`` without the ``@`` artist prefix."""
+        return tag_name(self.text)
+
+    @property
+    def has_at(self) -> bool:
+        """True when the tag is written with the ``@`` artist prefix."""
+        return self.text.startswith("@")
+
+
+class Sentence(_Node):
+    """A natural-language sentence, possibly containing commas and line breaks."""
+
+    type: Literal["sentence"] = "sentence"
+    text: str
+    """The sentence with its internal line breaks and runs of space folded to one space."""
+
+
+class Group(_Node):
+    """Weight or emphasis syntax: ``(tag:1.2)``, ``((tag))``, ``[tag]``, ``{tag}``.
+
+    Prompt syntax, not caption syntax: reported by ``check`` and unwrapped by ``convert``.
+    """
+
+    type: Literal["group"] = "group"
+    bracket: Literal["(", "[", "{"]
+    weight: float | None = None
+    """The explicit weight (``1.2`` in ``(tag:1.2)``), or None."""
+    items: tuple[Item, ...] = ()
+    """What the brackets hold (nested groups allowed)."""
+
+
+class Wildcard(_Node):
+    """A kohya / dynamic-prompts wildcard ``{a|b|c}``: one option is chosen per step."""
+
+    type: Literal["wildcard"] = "wildcard"
+    options: tuple[str, ...]
+
+
+class Marker(_Node):
+    """``BREAK`` (prompt chunk break) or ``|||`` (kohya's keep-tokens separator)."""
+
+    type: Literal["marker"] = "marker"
+    name: Literal["break", "keep-tokens"]
+
+
+class ErrorItem(_Node):
+    """Text the grammar cannot make sense of; ``message`` says why."""
+
+    type: Literal["error"] = "error"
+    message: str
+    error_span: Span
+    """The exact offending characters (inside ``span``)."""
+
+
+Item = Annotated[
+    Tag | Sentence | Group | Wildcard | Marker | ErrorItem, Field(discriminator="type")
+]
+
+
+class Header(BaseModel):
+    """The dataset header of non-anime data: ``ye-pop`` / ``deviantart`` and an optional title."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    raw: str
+    """The header lines exactly as written, line ends included."""
+    dataset: str
+    """``ye-pop`` or ``deviantart``."""
+    title: str | None = None
+    """The alt-text or work title on the second line, if any."""
+    span: Span
+
+
+class Caption(BaseModel):
+    """A parsed caption. ``str(caption)`` is exactly the text it was parsed from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    header: Header | None = None
+    lead: str = ""
+    """Trivia before the first item."""
+    items: tuple[Item, ...] = ()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_text(self) -> str:
+        """The caption text: the exact source when nothing was changed."""
+        parts = [self.header.raw] if self.header is not None else []
+        parts.append(self.lead)
+        for item in self.items:
+            parts.append(item.raw)
+            parts.append(item.trail)
+        return "".join(parts)
+
+    @property
+    def tags(self) -> tuple[Tag, ...]:
+        """Every tag in order, including tags inside weight groups."""
+        return tuple(_walk_tags(self.items))
+
+    @property
+    def sentences(self) -> tuple[Sentence, ...]:
+        """The natural-language sentences, in order."""
+        return tuple(item for item in self.items if isinstance(item, Sentence))
+
+    @property
+    def errors(self) -> tuple[ErrorItem, ...]:
+        """Error items (stray or unclosed brackets, control characters), in order."""
+        return tuple(_walk_errors(self.items))
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based ``(line, column)`` of a code-point offset in the caption text."""
+        return line_column(self.to_text(), offset)
+
+
+def _walk_tags(items: tuple[Item, ...]) -> Iterator[Tag]:
+    for item in items:
+        if isinstance(item, Tag):
+            yield item
+        elif isinstance(item, Group):
+            yield from _walk_tags(item.items)
+
+
+def _walk_errors(items: tuple[Item, ...]) -> Iterator[ErrorItem]:
+    for item in items:
+        if isinstance(item, ErrorItem):
+            yield item
+        elif isinstance(item, Group):
+            yield from _walk_errors(item.items)
+
+
+Group.model_rebuild()
+Caption.model_rebuild()

@@ -1,0 +1,49 @@
+"""Normalising a single tag's written form (shared by the parser, the database and rules)."""
+
+from __future__ import annotations
+
+import re
+
+_SCORE_RE = re.compile(r"score[ _]([0-9]+)")
+_WS_RE = re.compile(r"[\s_]+")
+_ESCAPE_RE = re.compile(r"\\(.)")
+
+
+def is_score_form(text: str) -> bool:
+    """True for ``score_7`` / ``score 7`` (any digits), the only underscore-bearing form."""
+    return _SCORE_RE.fullmatch(text.strip().lower()) is not None
+
+
+def normalize_tag(raw: str, *, kaomoji: bool = False) -> str:
+    """Normalised written form of a tag.
+
+    Lowercase; backslash escapes removed (``\\(`` → ``(``); underscores and runs of
+    whitespace become one space, except in score tags (``score_7``) and kaomoji (``^_^``),
+    which keep their characters. A leading ``@`` is kept (it is part of how the tag is
+    written); use :func:`tag_name` for the bare name.
+    """
+    text = raw.strip()
+    if kaomoji:
+        return text.lower()
+    if "\\" in text:
+        text = _ESCAPE_RE.sub(r"\1", text)
+    text = text.lower()
+    match = _SCORE_RE.fullmatch(text)
+    if match is not None:
+        return f"score_{match.group(1)}"
+    if "_" in text or "  " in text or "\t" in text or "\n" in text:
+        text = _WS_RE.sub(" ", text).strip()
+    return text
+
+
+def tag_name(text: str) -> str:
+    """The bare name of a normalised tag: without the ``@`` artist prefix."""
+    return text[1:].lstrip() if text.startswith("@") else text
+
+
+def db_key(raw: str) -> str:
+    """Key under which a tag is stored and looked up: normalised, no ``@``.
+
+    ``Side_Ponytail``, ``side ponytail`` and ``@side ponytail`` share one key.
+    """
+    return tag_name(normalize_tag(raw))

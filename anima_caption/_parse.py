@@ -1,0 +1,48 @@
+"""``parse``: text → :class:`~anima_caption._model.Caption` (scanner → builder → model)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from functools import lru_cache
+
+from anima_caption._build import Builder
+from anima_caption._errors import CaptionSyntaxError
+from anima_caption._lookup import TagLookup
+from anima_caption._model import Caption
+from anima_caption._scanner import scan
+
+
+@lru_cache(maxsize=16)
+def _builder(lookup: TagLookup | None, triggers: frozenset[str]) -> Builder:
+    return Builder(lookup, triggers)
+
+
+def parse(
+    text: str,
+    *,
+    lookup: TagLookup | None = None,
+    triggers: Collection[str] = (),
+    strict: bool = False,
+) -> Caption:
+    """Parse caption text into a :class:`Caption`. Never fails on any string.
+
+    ``lookup`` (a :class:`TagLookup`, e.g. a :class:`TagDB`) classifies Danbooru tags into
+    sections; without it only Anima vocabulary, ``@artist`` tags and ``triggers`` are
+    classified and other tags are ``unknown``. ``triggers`` are the LoRA's trigger words
+    (kind ``trigger``, character section).
+
+    What the grammar cannot understand becomes an :class:`ErrorItem`; with ``strict=True``
+    the first one raises :class:`CaptionSyntaxError` instead, with its span and a caret
+    frame. ``str(parse(text)) == text`` always holds.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse() expects str, not {type(text).__name__}")
+    header, ir = scan(text)
+    builder = _builder(lookup, frozenset(triggers))
+    caption = Caption.model_validate(builder.build(text, header, ir))
+    if strict:
+        errors = caption.errors
+        if errors:
+            first = errors[0]
+            raise CaptionSyntaxError(first.message, text, first.error_span)
+    return caption

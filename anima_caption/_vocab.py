@@ -1,0 +1,78 @@
+"""The built-in Anima vocabulary (``tag_db/vocabulary.yaml``), loaded once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from anima_caption._data import data_path
+from anima_caption._kinds import Kind
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Anima's own tags: quality, score, period, year, meta, safety, people count, dataset."""
+
+    members: dict[str, Kind]
+    patterns: tuple[tuple[re.Pattern[str], Kind], ...]
+    dataset_tags: frozenset[str]
+    flexible_count: frozenset[str]
+    rating_words: dict[str, str]
+    inference_prefix: tuple[str, ...]
+    inference_negative: tuple[str, ...]
+    _cache: dict[str, Kind | None] = field(default_factory=dict, compare=False, repr=False)
+
+    def kind(self, name: str) -> Kind | None:
+        """Kind of a normalised tag name if it is Anima vocabulary, else None.
+
+        Dataset tags (``ye-pop``, ``deviantart``) are not returned here: they only count
+        as a dataset header on the first line.
+        """
+        try:
+            return self._cache[name]
+        except KeyError:
+            pass
+        kind = self.members.get(name)
+        if kind is None:
+            for pattern, pattern_kind in self.patterns:
+                if pattern.fullmatch(name):
+                    kind = pattern_kind
+                    break
+        if len(self._cache) < 65536:
+            self._cache[name] = kind
+        return kind
+
+    def names(self, kind: Kind) -> list[str]:
+        """The listed members of a kind, in file order (patterns are not expanded)."""
+        return [name for name, k in self.members.items() if k is kind]
+
+
+@cache
+def vocabulary() -> Vocabulary:
+    """Load ``tag_db/vocabulary.yaml`` (cached; the file ships with the package)."""
+    import yaml
+
+    raw: dict[str, Any] = yaml.safe_load(data_path("tag_db/vocabulary.yaml").read_text("utf-8"))
+    members: dict[str, Kind] = {}
+    patterns: list[tuple[re.Pattern[str], Kind]] = []
+    dataset: frozenset[str] = frozenset()
+    for kind_name, spec in raw["kinds"].items():
+        if kind_name == "dataset":
+            dataset = frozenset(spec["members"])
+            continue
+        kind = Kind(kind_name)
+        for name in spec.get("members", ()):
+            members[str(name)] = kind
+        for pattern in spec.get("patterns", ()):
+            patterns.append((re.compile(pattern), kind))
+    return Vocabulary(
+        members=members,
+        patterns=tuple(patterns),
+        dataset_tags=dataset,
+        flexible_count=frozenset(raw.get("flexible_count", ())),
+        rating_words=dict(raw.get("rating_words", {})),
+        inference_prefix=tuple(raw.get("inference_prefix", ())),
+        inference_negative=tuple(raw.get("inference_negative", ())),
+    )
