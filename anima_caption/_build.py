@@ -198,8 +198,7 @@ class Builder:
         units = self._split_units(text, units)
         out: list[dict[str, Any]] = []
         i = 0
-        n = len(units)
-        while i < n:
+        while i < len(units):  # _sentence_end may split a unit in two
             j = self._sentence_end(text, units, i) if top else -1
             if j < 0:
                 out.append(self._tag(text, units[i]))
@@ -260,6 +259,8 @@ class Builder:
                     if short >= 2:
                         return -1
             if _ends_sentence(raw):
+                return j
+            if j > i and _split_after_end(text, units, j):
                 return j
         return -1
 
@@ -361,6 +362,24 @@ def _merge_seps(entries: list[Part]) -> list[Part]:
 
 def _within(parts: tuple[Part, ...], start: int, end: int) -> tuple[Part, ...]:
     return tuple(p for p in parts if start <= p[1] and p[2] <= end)
+
+
+def _split_after_end(text: str, units: list[_Unit], j: int) -> bool:
+    """Split ``units[j]`` after its first sentence end (``smiling. smile``); True if split.
+
+    Used for the last item of a sentence that spans commas: the text after the end is
+    the next item, whatever its case.
+    """
+    start, end, trail_end, parts = units[j]
+    for found in _SPLIT_RE.finditer(text, start, end):
+        if any(p[1] < found.start() < p[2] for p in parts if p[0] == "group"):
+            continue
+        if not _ends_sentence(text[start : found.start()]):
+            continue
+        units[j] = [start, found.start(), found.end(), _within(parts, start, found.start())]
+        units.insert(j + 1, [found.end(), end, trail_end, _within(parts, found.end(), end)])
+        return True
+    return False
 
 
 def _starts_upper(raw: str) -> bool:

@@ -6,7 +6,8 @@ import re
 
 _SCORE_RE = re.compile(r"score[ _]([0-9]+)")
 _WS_RE = re.compile(r"[\s_]+")
-_ESCAPE_RE = re.compile(r"\\(.)")
+_ESCAPE_RE = re.compile(r"\\([()\[\]])")
+_PAIRS = {")": "(", "]": "["}
 
 
 def is_score_form(text: str) -> bool:
@@ -26,13 +27,15 @@ def normalize_tag(raw: str, *, kaomoji: bool = False) -> str:
     if kaomoji:
         return text.lower()
     if "\\" in text:
-        text = _ESCAPE_RE.sub(r"\1", text)
+        text = _unescape(text)
     text = text.lower()
     match = _SCORE_RE.fullmatch(text)
     if match is not None:
         return f"score_{match.group(1)}"
     if "_" in text or "  " in text or "\t" in text or "\n" in text:
-        text = _WS_RE.sub(" ", text).strip()
+        spaced = _WS_RE.sub(" ", text).strip()
+        # A tag made only of underscores has no spaced form; keep it as written.
+        text = spaced or text
     return text
 
 
@@ -47,3 +50,27 @@ def db_key(raw: str) -> str:
     ``Side_Ponytail``, ``side ponytail`` and ``@side ponytail`` share one key.
     """
     return tag_name(normalize_tag(raw))
+
+
+def _unescape(text: str) -> str:
+    """Remove ``\\`` before brackets, unless that would make the brackets syntax.
+
+    ``ganyu \\(genshin impact\\)`` → ``ganyu (genshin impact)``. Kept escaped: unbalanced
+    brackets and a bracket at the very start (``\\(smile\\)`` unescaped would be an emphasis
+    group, a different thing). Other backslashes are left alone.
+    """
+    plain = _ESCAPE_RE.sub(r"\1", text)
+    if plain[:1] in "([" or not _balanced(plain):
+        return text
+    return plain
+
+
+def _balanced(text: str) -> bool:
+    stack: list[str] = []
+    for char in text:
+        if char in "([":
+            stack.append(char)
+        elif char in ")]":
+            if not stack or stack.pop() != _PAIRS[char]:
+                return False
+    return not stack
