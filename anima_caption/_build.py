@@ -31,12 +31,6 @@ from anima_caption._normalize import normalize_tag, tag_name
 from anima_caption._scanner import IR, Header, Part
 from anima_caption._vocab import Vocabulary, vocabulary
 
-FUNCTION_WORDS = frozenset(
-    """a an the this that these those there here it its she he they we i you her his their
-    our my your one two three four five several many some in on at with by from under over
-    behind inside outside near beside between and but or while as when where after before
-    close""".split()
-)
 _SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t\u00a0]+(?=\S)")
 _WORD_RE = re.compile(r"[A-Za-z]")
 _ERROR_MESSAGES = {
@@ -51,9 +45,7 @@ _Unit = list[Any]  # [start, end, trail_end, parts]
 class Builder:
     """Builds :class:`~anima_caption._model.Caption` dictionaries from scanner IR."""
 
-    def __init__(
-        self, lookup: TagLookup | None, triggers: Collection[str] = ()
-    ) -> None:
+    def __init__(self, lookup: TagLookup | None, triggers: Collection[str] = ()) -> None:
         self.vocab: Vocabulary = vocabulary()
         self.lookup = lookup
         self.triggers = frozenset(normalize_tag(t) for t in triggers)
@@ -124,7 +116,7 @@ class Builder:
                     "raw": text[start:end],
                     "span": (start, end),
                     "trail": text[end:trail_end],
-                    "message": f"{message}: {text[part[1]:part[2]]!r}",
+                    "message": f"{message}: {text[part[1] : part[2]]!r}",
                     "error_span": (part[1], part[2]),
                 }
         first = parts[0]
@@ -147,15 +139,11 @@ class Builder:
                 return self._group(text, start, end, trail_end, first)
         return None
 
-    def _group(
-        self, text: str, start: int, end: int, trail_end: int, part: Part
-    ) -> dict[str, Any]:
+    def _group(self, text: str, start: int, end: int, trail_end: int, part: Part) -> dict[str, Any]:
         bracket: str = part[3]
         inner: IR = part[4]
         raw = text[start:end]
-        if bracket == "{" and any(
-            p[0] == "pipe" for e in inner if e[0] == "item" for p in e[3]
-        ):
+        if bracket == "{" and any(p[0] == "pipe" for e in inner if e[0] == "item" for p in e[3]):
             options = tuple(o.strip() for o in raw[1:-1].split("|"))
             return {
                 "type": "wildcard",
@@ -395,7 +383,7 @@ def _opens_sentence(raw: str) -> bool:
     if _starts_upper(raw):
         return True
     words = raw.split(None, 4)
-    return len(words) >= 4 and words[0].lower() in FUNCTION_WORDS
+    return len(words) >= 4 and words[0].lower() in vocabulary().function_words
 
 
 def _ends_sentence(raw: str) -> bool:
@@ -405,4 +393,4 @@ def _ends_sentence(raw: str) -> bool:
 
 def _is_short(raw: str) -> bool:
     words = raw.split()
-    return len(words) <= 2 and (not words or words[0].lower() not in FUNCTION_WORDS)
+    return len(words) <= 2 and (not words or words[0].lower() not in vocabulary().function_words)

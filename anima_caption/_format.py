@@ -36,7 +36,7 @@ class _Slot:
     sentences: list[str] = field(default_factory=list)
 
 
-def format(  # noqa: A001 - json-module verb, part of the public interface (SPEC §7)
+def format(
     text: str,
     *,
     lookup: TagLookup | None = None,

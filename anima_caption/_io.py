@@ -45,7 +45,9 @@ class CaptionFile:
         return not self.text.strip()
 
 
-def read_caption_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_CAPTION_BYTES) -> CaptionFile:
+def read_caption_file(
+    path: str | os.PathLike[str], *, max_bytes: int = MAX_CAPTION_BYTES
+) -> CaptionFile:
     """Read and decode a caption file, or raise :class:`CaptionDecodeError` saying why not.
 
     Accepts UTF-8 with or without a BOM and any of ``\\r\\n``, ``\\r``, ``\\n``. Refuses
@@ -57,7 +59,8 @@ def read_caption_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_CAPT
         size = file.stat().st_size
         if size > max_bytes:
             raise CaptionDecodeError(
-                str(file), f"file is {size:,} bytes; a caption file over {max_bytes:,} bytes is refused"
+                str(file),
+                f"file is {size:,} bytes; a caption file over {max_bytes:,} bytes is refused",
             )
         data = file.read_bytes()
     except OSError as error:
@@ -72,7 +75,9 @@ def decode_caption(data: bytes, path: Path) -> CaptionFile:
         raise CaptionDecodeError(name, "file is UTF-16 or UTF-32 encoded; save it as UTF-8")
     nul = data.find(b"\x00")
     if nul != -1:
-        raise CaptionDecodeError(name, "binary file (contains a NUL byte), not a caption", offset=nul)
+        raise CaptionDecodeError(
+            name, "binary file (contains a NUL byte), not a caption", offset=nul
+        )
     bom = data.startswith(UTF8_BOM)
     body = data[len(UTF8_BOM) :] if bom else data
     try:
@@ -106,11 +111,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     the original is untouched.
     """
     target = Path(path)
-    mode = None
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        pass
+    mode = target.stat().st_mode & 0o7777 if target.exists() else None
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:

@@ -70,7 +70,6 @@ def _balanced(text: str) -> bool:
     for char in text:
         if char in "([":
             stack.append(char)
-        elif char in ")]":
-            if not stack or stack.pop() != _PAIRS[char]:
-                return False
+        elif char in ")]" and (not stack or stack.pop() != _PAIRS[char]):
+            return False
     return not stack

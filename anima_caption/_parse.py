@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from functools import lru_cache
 
 from anima_caption._build import Builder
 from anima_caption._errors import CaptionSyntaxError
@@ -11,10 +10,20 @@ from anima_caption._lookup import TagLookup
 from anima_caption._model import Caption
 from anima_caption._scanner import scan
 
+_BUILDERS: dict[tuple[int, frozenset[str]], tuple[TagLookup | None, Builder]] = {}
 
-@lru_cache(maxsize=16)
+
 def _builder(lookup: TagLookup | None, triggers: frozenset[str]) -> Builder:
-    return Builder(lookup, triggers)
+    """A cached builder per (lookup object, trigger set); lookups need not be hashable."""
+    key = (id(lookup), triggers)
+    hit = _BUILDERS.get(key)
+    if hit is not None and hit[0] is lookup:
+        return hit[1]
+    if len(_BUILDERS) >= 32:
+        _BUILDERS.clear()
+    builder = Builder(lookup, triggers)
+    _BUILDERS[key] = (lookup, builder)
+    return builder
 
 
 def parse(

@@ -54,7 +54,9 @@ _PART_OF_TOKEN = {
 # Characters whose presence needs the full token loop; without them a body is only
 # TEXT, SEP and WS tokens (plus whole-item BREAK and kaomoji) and is split in C.
 _SLOW_CHARS = re.compile(r"[()\[\]{}|\\:\x00-\x08\x0e-\x1f\x7f\x85\u2028\u2029]")
-_HSPACE = " \t\x0b\x0c\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_HSPACE = " \t\x0b\x0c\u00a0\u1680\u202f\u205f\u3000" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)
+)
 
 
 def grammar_text() -> str:

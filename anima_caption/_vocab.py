@@ -22,6 +22,7 @@ class Vocabulary:
     rating_words: dict[str, str]
     inference_prefix: tuple[str, ...]
     inference_negative: tuple[str, ...]
+    function_words: frozenset[str]
     _cache: dict[str, Kind | None] = field(default_factory=dict, compare=False, repr=False)
 
     def kind(self, name: str) -> Kind | None:
@@ -65,8 +66,7 @@ def vocabulary() -> Vocabulary:
         kind = Kind(kind_name)
         for name in spec.get("members", ()):
             members[str(name)] = kind
-        for pattern in spec.get("patterns", ()):
-            patterns.append((re.compile(pattern), kind))
+        patterns.extend((re.compile(p), kind) for p in spec.get("patterns", ()))
     return Vocabulary(
         members=members,
         patterns=tuple(patterns),
@@ -75,4 +75,5 @@ def vocabulary() -> Vocabulary:
         rating_words=dict(raw.get("rating_words", {})),
         inference_prefix=tuple(raw.get("inference_prefix", ())),
         inference_negative=tuple(raw.get("inference_negative", ())),
+        function_words=frozenset(raw.get("sentence_function_words", ())),
     )

@@ -209,8 +209,7 @@ def _add_format(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--sentences",
         choices=("keep", "end", "after-character"),
         default="keep",
-        help="where natural-language sentences go (default: keep them after the tag they "
-        "followed)",
+        help="where natural-language sentences go (default: keep them after the tag they followed)",
     )
     parser.add_argument("--no-sort", action="store_true", help="keep the tag order as written")
     parser.add_argument(
@@ -229,7 +228,12 @@ def _add_format(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _run_format(args: argparse.Namespace) -> int:
     from anima_caption._errors import CaptionDecodeError, CaptionSyntaxError
     from anima_caption._format import format as format_caption
-    from anima_caption._io import encode_caption, iter_caption_files, read_caption_file, write_atomic
+    from anima_caption._io import (
+        encode_caption,
+        iter_caption_files,
+        read_caption_file,
+        write_atomic,
+    )
 
     extensions = tuple(e if e.startswith(".") else f".{e}" for e in (args.ext or [".txt"]))
     files = list(iter_caption_files(args.paths, extensions=extensions))
@@ -295,7 +299,9 @@ def _print_diff(path: Path, old: str, new: str, *, bom_removed: bool) -> None:
     )
     out = sys.stdout
     for line in lines:
-        out.write(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
+        out.write(
+            line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+        )
     if bom_removed:
         out.write(f"# {path}: byte-order mark removed\n")
 

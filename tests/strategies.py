@@ -8,17 +8,46 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-_SHARED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tags" / "danbooru.csv"
+_SHARED_CSV = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tags" / "danbooru.csv"
+)
 
 _FALLBACK_TAGS = [
-    "1girl", "solo", "long hair", "side ponytail", "ahoge", "double-parted bangs", "smile",
-    "looking at viewer", "blue scrunchie", "white background", "simple background",
-    "ganyu (genshin impact)", "genshin impact", "st. louis (azur lane)", "mr. game & watch",
-    "hatsune miku", "school uniform", "red necktie", "collared shirt", "brown jacket",
+    "1girl",
+    "solo",
+    "long hair",
+    "side ponytail",
+    "ahoge",
+    "double-parted bangs",
+    "smile",
+    "looking at viewer",
+    "blue scrunchie",
+    "white background",
+    "simple background",
+    "ganyu (genshin impact)",
+    "genshin impact",
+    "st. louis (azur lane)",
+    "mr. game & watch",
+    "hatsune miku",
+    "school uniform",
+    "red necktie",
+    "collared shirt",
+    "brown jacket",
 ]
 KAOMOJI = ["^_^", ">_<", ":d", ";)", ":3", "o_o", ";d", ":o", "=_=", "+_+"]
-VOCAB = ["masterpiece", "best quality", "score_7", "score_9", "safe", "sensitive", "nsfw",
-         "newest", "year 2024", "highres", "absurdres"]
+VOCAB = [
+    "masterpiece",
+    "best quality",
+    "score_7",
+    "score_9",
+    "safe",
+    "sensitive",
+    "nsfw",
+    "newest",
+    "year 2024",
+    "highres",
+    "absurdres",
+]
 SENTENCES = [
     "A close-up portrait of a young girl with an angry expression looking at the viewer.",
     "Her side ponytail with a blue scrunchie is visible on the right side of the image,\n"
@@ -49,8 +78,22 @@ def real_tags() -> list[str]:
 def tag_text(draw: st.DrawFn) -> str:
     """One tag written as SDXL-era or Anima captions write tags."""
     name = draw(st.sampled_from(real_tags()))
-    style = draw(st.sampled_from(["plain", "plain", "plain", "underscore", "upper", "escape",
-                                  "weight", "at", "vocab", "kaomoji"]))
+    style = draw(
+        st.sampled_from(
+            [
+                "plain",
+                "plain",
+                "plain",
+                "underscore",
+                "upper",
+                "escape",
+                "weight",
+                "at",
+                "vocab",
+                "kaomoji",
+            ]
+        )
+    )
     if style == "underscore":
         return name.replace(" ", "_")
     if style == "upper":
@@ -75,7 +118,9 @@ def realistic_caption(draw: st.DrawFn) -> str:
     for _ in range(draw(st.integers(0, 3))):
         items.insert(draw(st.integers(0, len(items))), draw(st.sampled_from(SENTENCES)))
     if draw(st.booleans()):
-        items.insert(draw(st.integers(0, len(items))), draw(st.sampled_from(["BREAK", "|||", "{a|b}"])))
+        items.insert(
+            draw(st.integers(0, len(items))), draw(st.sampled_from(["BREAK", "|||", "{a|b}"]))
+        )
     seps = st.sampled_from([", ", ",", ", ", ",\n", "\n", " , ", ",  ", ", ,"])
     out = items[0]
     for item in items[1:]:

@@ -44,7 +44,9 @@ def test_unknown_option_is_usage_error(capsys: pytest.CaptureFixture[str]) -> No
     assert "unrecognized arguments: --bogus" in err and "Traceback" not in err
 
 
-def test_format_dry_run_shows_diff_and_writes_nothing(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_format_dry_run_shows_diff_and_writes_nothing(
+    dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = _snapshot(dataset)
     assert main(["format", str(dataset), "--trigger", "kanachan"]) == 0
     out, err = capsys.readouterr()
@@ -53,7 +55,9 @@ def test_format_dry_run_shows_diff_and_writes_nothing(dataset: Path, capsys: pyt
     assert _snapshot(dataset) == before
 
 
-def test_format_check_exits_1_then_write_then_check_exits_0(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_format_check_exits_1_then_write_then_check_exits_0(
+    dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["format", str(dataset), "--check", "--trigger", "kanachan"]) == 1
     assert "would reformat" in capsys.readouterr().err
     assert main(["format", str(dataset), "--write", "--trigger", "kanachan"]) == 0
@@ -63,7 +67,9 @@ def test_format_check_exits_1_then_write_then_check_exits_0(dataset: Path, capsy
     assert "0 files would be reformatted" in capsys.readouterr().err
 
 
-def test_format_reports_bad_files_and_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_format_reports_bad_files_and_continues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "bad.txt").write_bytes(b"sm\xffile")
     (tmp_path / "broken.txt").write_text("1girl, (smile")
     (tmp_path / "empty.txt").write_text("")
@@ -110,14 +116,18 @@ def test_parse_json_output_is_the_model(capsys: pytest.CaptureFixture[str]) -> N
     assert escaped[0]["text"] == "ganyu (genshin impact)"
 
 
-def test_parse_reports_errors_with_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_parse_reports_errors_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "c.txt"
     path.write_text("1girl, smile)")
     assert main(["parse", str(path)]) == 1
     assert "closing bracket without an opening one" in capsys.readouterr().out
 
 
-def test_parse_binary_file_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_parse_binary_file_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "c.txt"
     path.write_bytes(b"\x00\x01\x02")
     assert main(["parse", str(path)]) == 1
@@ -128,7 +138,9 @@ def test_parse_binary_file_is_one_line_error(tmp_path: Path, capsys: pytest.Capt
 def test_python_dash_m_runs_the_cli() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "anima_caption", "format", "--help"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0
     assert "--check" in result.stdout and "examples:" in result.stdout

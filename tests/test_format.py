@@ -11,7 +11,9 @@ from tests.test_parse import SEED_TEMPLATE
 def test_seed_template_becomes_one_line_in_section_order() -> None:
     out = anima_caption.format(SEED_TEMPLATE, triggers=["kanachan"])
     assert "\n" not in out
-    assert out.startswith("masterpiece, best quality, score_7, safe, 1girl, solo, kanachan, A close-up")
+    assert out.startswith(
+        "masterpiece, best quality, score_7, safe, 1girl, solo, kanachan, A close-up"
+    )
     assert "the image, and a small antenna" in out
     assert out.endswith("white background, simple background")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from anima_caption import CaptionDecodeError, read_caption_file
-from anima_caption._io import iter_caption_files, write_atomic
 from anima_caption._errors import UsageError
+from anima_caption._io import iter_caption_files, write_atomic
 
 
 def _write(tmp_path: Path, data: bytes, name: str = "c.txt") -> Path:
@@ -29,7 +29,9 @@ def _write(tmp_path: Path, data: bytes, name: str = "c.txt") -> Path:
         ("caf\u00e9, \u6d99".encode(), "caf\u00e9, \u6d99", False, "none"),
     ],
 )
-def test_reads_utf8_with_any_line_ends(tmp_path: Path, data: bytes, text: str, bom: bool, newline: str) -> None:
+def test_reads_utf8_with_any_line_ends(
+    tmp_path: Path, data: bytes, text: str, bom: bool, newline: str
+) -> None:
     caption = read_caption_file(_write(tmp_path, data))
     assert (caption.text, caption.bom, caption.newline) == (text, bom, newline)
     assert caption.data == data
@@ -82,7 +84,9 @@ def test_write_atomic_replaces_and_keeps_mode(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]  # no temp file left
 
 
-def test_write_atomic_failure_leaves_original(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_atomic_failure_leaves_original(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _write(tmp_path, b"old")
 
     def boom(*args: object, **kwargs: object) -> None:

@@ -18,8 +18,20 @@ def test_wheel_contains_grammar_vocabulary_and_py_typed(tmp_path: Path) -> None:
     if shutil.which("pip") is None and not _has_build():
         pytest.skip("neither 'build' nor pip available to build a wheel")
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     wheel = next(tmp_path.glob("anima_caption-*.whl"))
@@ -28,7 +40,9 @@ def test_wheel_contains_grammar_vocabulary_and_py_typed(tmp_path: Path) -> None:
     assert "anima_caption/tag_db/vocabulary.yaml" in names
     assert "anima_caption/py.typed" in names
     assert any(n.endswith("entry_points.txt") for n in names)
-    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
+    entry_points = zipfile.ZipFile(wheel).read(
+        next(n for n in names if n.endswith("entry_points.txt"))
+    )
     assert b"anima-caption = anima_caption.cli:main" in entry_points
 
 
@@ -42,8 +56,13 @@ def _has_build() -> bool:
 
 def test_import_is_light() -> None:
     """``import anima_caption`` must not pull in pydantic, lark or yaml (pre-commit start-up)."""
-    code = "import sys, anima_caption; print(sorted(m for m in ('pydantic', 'lark', 'yaml') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys, anima_caption; "
+        "print(sorted(m for m in ('pydantic', 'lark', 'yaml') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 

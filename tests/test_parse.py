@@ -37,7 +37,15 @@ def test_seed_template_has_two_sentences_and_the_tags(text: str) -> None:
     assert sentences[1].startswith("Her bound hair") and sentences[1].endswith("her head.")
     assert "image, and a small antenna" in sentences[1]  # the comma stays inside the sentence
     names = [t.text for t in caption.tags]
-    assert names[:7] == ["masterpiece", "best quality", "score_7", "safe", "1girl", "solo", "kanachan"]
+    assert names[:7] == [
+        "masterpiece",
+        "best quality",
+        "score_7",
+        "safe",
+        "1girl",
+        "solo",
+        "kanachan",
+    ]
     assert "left side ponytail" in names and "simple background" in names
     assert len(names) == 7 + 14
 
@@ -84,7 +92,10 @@ def test_capitalised_trigger_is_classified_when_configured() -> None:
 
 
 def test_tags_then_period_then_prose_like_the_model_card() -> None:
-    text = "masterpiece, best quality, @big chungus. An anime girl with medium-length blonde hair is standing."
+    text = (
+        "masterpiece, best quality, @big chungus. "
+        "An anime girl with medium-length blonde hair is standing."
+    )
     caption = anima_caption.parse(text)
     assert [t.text for t in caption.tags] == ["masterpiece", "best quality", "@big chungus"]
     assert caption.tags[2].kind is Kind.ARTIST
@@ -140,7 +151,11 @@ def test_weight_groups() -> None:
     caption = anima_caption.parse("(red hair:1.2), ((smile)), [blurry], {sparkle}, (a, b:0.8)")
     groups = [item for item in caption.items if isinstance(item, Group)]
     assert [(g.bracket, g.weight) for g in groups] == [
-        ("(", 1.2), ("(", None), ("[", None), ("{", None), ("(", 0.8)
+        ("(", 1.2),
+        ("(", None),
+        ("[", None),
+        ("{", None),
+        ("(", 0.8),
     ]
     assert [t.text for t in groups[0].items if isinstance(t, Tag)] == ["red hair"]
     assert [t.text for t in caption.tags] == ["red hair", "smile", "blurry", "sparkle", "a", "b"]
@@ -186,7 +201,9 @@ def test_dataset_word_not_on_its_own_line_is_not_a_header() -> None:
         ("1girl, sm\x00ile", (9, 10), "control character"),
     ],
 )
-def test_errors_are_items_and_strict_mode_raises(text: str, span: tuple[int, int], needle: str) -> None:
+def test_errors_are_items_and_strict_mode_raises(
+    text: str, span: tuple[int, int], needle: str
+) -> None:
     caption = anima_caption.parse(text)
     assert str(caption) == text
     assert caption.errors and caption.errors[0].error_span == span

@@ -13,9 +13,38 @@ _CHARS = st.characters(codec="utf-8") | st.sampled_from(
     list(",()[]{}|\\:.!?_@ \t\r\n\x00\x85\u2028\u3000^<>;~")
 )
 _CHUNKS = st.sampled_from(
-    ["(", ")", "[", "]", "{", "}", "|", "|||", ":", ":1.2)", "1.2", "a", "A b.", " ", ", ", ",",
-     "\n", "\r\n", "\\", "\\(", "^_^", ":d", ";)", "BREAK", "ye-pop\n", "side ponytail",
-     "Her hair, long.", "st. louis", "\t", "\x00"]
+    [
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        "|",
+        "|||",
+        ":",
+        ":1.2)",
+        "1.2",
+        "a",
+        "A b.",
+        " ",
+        ", ",
+        ",",
+        "\n",
+        "\r\n",
+        "\\",
+        "\\(",
+        "^_^",
+        ":d",
+        ";)",
+        "BREAK",
+        "ye-pop\n",
+        "side ponytail",
+        "Her hair, long.",
+        "st. louis",
+        "\t",
+        "\x00",
+    ]
 )
 _ARBITRARY = st.text(alphabet=_CHARS, max_size=200) | st.lists(
     _CHUNKS | st.text(alphabet=_CHARS, max_size=3), max_size=40

@@ -23,7 +23,10 @@ def test_scanner_equals_grammar_on_realistic_captions(text: str) -> None:
     assert scan(text) == lark_scan(text)
 
 
-@given(st.sampled_from(["ye-pop\n", "deviantart\nTitle\n", "deviantart\n\n", "ye-pop \r\n"]), _ARBITRARY)
+@given(
+    st.sampled_from(["ye-pop\n", "deviantart\nTitle\n", "deviantart\n\n", "ye-pop \r\n"]),
+    _ARBITRARY,
+)
 def test_scanner_equals_grammar_with_headers(head: str, text: str) -> None:
     assert scan(head + text) == lark_scan(head + text)
 
@@ -40,4 +43,7 @@ def test_scanner_reads_the_same_terminals_as_lark() -> None:
         import re
 
         for sample in ["(", ")", "|||", "BREAK", ":d", "a b", ", ", "\n", ":1.2", "\\(", "x"]:
-            assert bool(re.match(regex, sample)) == bool(re.match(lark_regex, sample)), (name, sample)
+            assert bool(re.match(regex, sample)) == bool(re.match(lark_regex, sample)), (
+                name,
+                sample,
+            )
