@@ -549,7 +549,6 @@ class TagDB:
                 post_count=count_or_none,
                 deprecated=True,
                 evidence=evidence,
-                source=self._meta.get("complete_list_date") or None,
                 note=f"deprecated or removed on Danbooru: {evidence}",
             )
         if alias is not None:
