@@ -54,6 +54,15 @@ _PART_OF_TOKEN = {
 # Characters whose presence needs the full token loop; without them a body is only
 # TEXT, SEP and WS tokens (plus whole-item BREAK and kaomoji) and is split in C.
 _SLOW_CHARS = re.compile(r"[()\[\]{}|\\:\x00-\x08\x0e-\x1f\x7f\x85\u2028\u2029]")
+_T = r"[^\s,()\[\]{}|\\:\x00-\x08\x0e-\x1f\x7f\x85\u2028\u2029]"
+_H = r"[ \t\x0b\x0c\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+_TEXT = f"{_T}+(?:{_H}+{_T}+)*"
+# "saber alter (ver. shinjuku 1999) (fate)": text, then bracketed qualifiers, nothing else.
+_QUALIFIED = re.compile(f"{_TEXT}(?:{_H}*\\({_TEXT}\\))+")
+_GROUP_IN_QUALIFIED = re.compile(f"\\({_TEXT}\\)")
+# "ganyu \(genshin impact\)": text with escaped parentheses only.
+_ESCAPED = re.compile(f"(?:{_T}|{_H}|\\\\[()])+")
+_ESC_PAIR = re.compile(r"\\[()]")
 _HSPACE = " \t\x0b\x0c\u00a0\u1680\u202f\u205f\u3000" + "".join(
     chr(c) for c in range(0x2000, 0x200B)
 )
@@ -95,6 +104,7 @@ class _Lexer:
         self.header_nl = re.compile(table["HEADER_NL"])
         self.title = re.compile(table["TITLE"])
         self.sep = re.compile(table["SEP"])
+        self.split = re.compile(f"({table['SEP']})").split
         self.kaomoji = re.compile(table["KAOMOJI"])
 
 
@@ -109,7 +119,10 @@ def scan(text: str) -> tuple[Header | None, IR]:
     header, pos = _scan_header(lex, text)
     if _SLOW_CHARS.search(text, pos) is None:
         return header, _fast_body(lex, text, pos)
-    tokens = _tokens(lex, text, pos)
+    body = _segmented_body(lex, text, pos)
+    if body is not None:
+        return header, body
+    tokens = _tokens(lex, text, pos, len(text))
     nodes, _, _ = _nest(tokens, 0, None)
     return header, itemize(nodes)
 
@@ -131,11 +144,10 @@ def _scan_header(lex: _Lexer, text: str) -> tuple[Header | None, int]:
     return ((dataset.start(), dataset.end()), title_span, pos), pos
 
 
-def _tokens(lex: _Lexer, text: str, pos: int) -> list[tuple[str, int, int]]:
+def _tokens(lex: _Lexer, text: str, pos: int, end: int) -> list[tuple[str, int, int]]:
     match = lex.master.match
     out: list[tuple[str, int, int]] = []
     append = out.append
-    end = len(text)
     while pos < end:
         found = match(text, pos)
         assert found is not None, "the grammar is total: some terminal always matches"
@@ -261,45 +273,124 @@ def _fast_body(lex: _Lexer, text: str, pos: int) -> IR:
     Then the only tokens are TEXT, SEP and WS (plus whole-item BREAK and kaomoji), and a
     regular-expression split gives the same IR as the token loop.
     """
+    body = _segmented_body(lex, text, pos, plain=True)
+    assert body is not None
+    return body
+
+
+def _segmented_body(lex: _Lexer, text: str, pos: int, *, plain: bool = False) -> IR | None:
+    """Split the body at separators first, then scan only the segments that need it.
+
+    Equal to the token loop as long as no bracket group spans a separator and no
+    separator is escaped; when either could happen, returns None and the caller runs the
+    full token loop. Separators absorb the space around them, so only the first and the
+    last segment can have space at their edges.
+    """
     out: list[Part] = []
+    append = out.append
     kaomoji = lex.kaomoji.match
-
-    def add_sep(start: int, end: int) -> None:
-        if out and out[-1][0] == "sep" and out[-1][2] == start:
-            out[-1] = ("sep", out[-1][1], end)
-        else:
-            out.append(("sep", start, end))
-
-    def segment(start: int, end: int) -> None:
-        piece = text[start:end]
-        first = start + len(piece) - len(piece.lstrip(_HSPACE))
-        if first == end:
-            add_sep(start, end)
-            return
-        last = start + len(piece.rstrip(_HSPACE))
-        if first > start:
-            add_sep(start, first)
-        out.append(_plain_item(text, first, last, kaomoji))
-        if last < end:
-            add_sep(last, end)
-
-    for found in lex.sep.finditer(text, pos):
-        start = found.start()
-        if start > pos:
-            segment(pos, start)
-        add_sep(start, found.end())
-        pos = found.end()
-    if pos < len(text):
-        segment(pos, len(text))
+    slow = None if plain else _SLOW_CHARS.search
+    pieces = lex.split(text[pos:]) if pos else lex.split(text)
+    last_index = len(pieces) - 1
+    offset = pos
+    for index in range(0, last_index + 1, 2):
+        piece = pieces[index]
+        size = len(piece)
+        if size:
+            start = offset
+            end = offset + size
+            if slow is not None and slow(piece) is not None:
+                quick = _quick_segment(lex, piece, start, end)
+                if quick is not None:
+                    append(quick)
+                    offset = end
+                    if index < last_index:
+                        sep_end = offset + len(pieces[index + 1])
+                        append(("sep", offset, sep_end))
+                        offset = sep_end
+                    continue
+                if piece[-1] == "\\" and index < last_index:
+                    return None  # an escaped separator: the token loop decides
+                nodes, _, _ = _nest(_tokens(lex, text, start, end), 0, None)
+                if nodes and nodes[-1][0] == "unclosed" and index < last_index:
+                    return None  # a group may continue past the separator
+                for entry in itemize(nodes):
+                    if entry[0] == "sep" and out and out[-1][0] == "sep" and out[-1][2] == entry[1]:
+                        out[-1] = ("sep", out[-1][1], entry[2])
+                    else:
+                        append(entry)
+            else:
+                if index == 0 or index == last_index:
+                    stripped = piece.lstrip(_HSPACE) if index == 0 else piece
+                    first = start + size - len(stripped)
+                    stripped = stripped.rstrip(_HSPACE) if index == last_index else stripped
+                    if not stripped:
+                        _add_sep(out, start, end)
+                        offset = end
+                        if index < last_index:
+                            sep_end = end + len(pieces[index + 1])
+                            _add_sep(out, end, sep_end)
+                            offset = sep_end
+                        continue
+                    if first > start:
+                        _add_sep(out, start, first)
+                    stop = first + len(stripped)
+                    append(_plain_item(text, first, stop, kaomoji) if len(stripped) <= 8 else ("item", first, stop, ()))
+                    if stop < end:
+                        _add_sep(out, stop, end)
+                elif size <= 8:
+                    append(_plain_item(text, start, end, kaomoji))
+                else:
+                    append(("item", start, end, ()))
+            offset = end
+        if index < last_index:
+            sep_end = offset + len(pieces[index + 1])
+            if out and out[-1][0] == "sep" and out[-1][2] == offset:
+                out[-1] = ("sep", out[-1][1], sep_end)
+            else:
+                append(("sep", offset, sep_end))
+            offset = sep_end
     return tuple(out)
 
 
+def _quick_segment(lex: _Lexer, piece: str, start: int, end: int) -> Part | None:
+    """IR of two common special segments without the token loop, or None.
+
+    ``name (qualifier)`` and ``name \\(qualifier\\)``; anything that might lex
+    differently (edge space, a trailing kaomoji or BREAK after an escape, ``^``) is left to
+    the token loop. The differential test checks this against the grammar.
+    """
+    if piece[0] in _HSPACE or piece[-1] in _HSPACE:
+        return None
+    if _QUALIFIED.fullmatch(piece) is not None:
+        groups = tuple(
+            ("group", start + m.start(), start + m.end(), "(", (("item", start + m.start() + 1, start + m.end() - 1, ()),))
+            for m in _GROUP_IN_QUALIFIED.finditer(piece)
+        )
+        return ("item", start, end, groups)
+    if "^" not in piece and _ESCAPED.fullmatch(piece) is not None:
+        escapes = [m for m in _ESC_PAIR.finditer(piece)]
+        tail = piece[escapes[-1].end() :]
+        if tail[:1] in _HSPACE:
+            word = tail.lstrip(_HSPACE)
+            if word == "BREAK" or lex.kaomoji.fullmatch(word) is not None:
+                return None
+        return ("item", start, end, tuple(("esc", start + m.start(), start + m.end()) for m in escapes))
+    return None
+
+
+def _add_sep(out: list[Part], start: int, end: int) -> None:
+    if out and out[-1][0] == "sep" and out[-1][2] == start:
+        out[-1] = ("sep", out[-1][1], end)
+    else:
+        out.append(("sep", start, end))
+
+
 def _plain_item(text: str, start: int, end: int, kaomoji: Any) -> Part:
-    if end - start <= 8:
-        word = text[start:end]
-        if word == "BREAK":
-            return ("item", start, end, (("break", start, end),))
-        found = kaomoji(text, start)
-        if found is not None and found.end() == end:
-            return ("item", start, end, (("kaomoji", start, end),))
+    """A short item without special characters: BREAK, a kaomoji or plain text."""
+    if text[start:end] == "BREAK":
+        return ("item", start, end, (("break", start, end),))
+    found = kaomoji(text, start)
+    if found is not None and found.end() == end:
+        return ("item", start, end, (("kaomoji", start, end),))
     return ("item", start, end, ())
