@@ -20,7 +20,9 @@ def test_left_side_ponytail_suggests_side_ponytail_with_direction_reason(real_db
     assert "left" in first.reason and "natural-language" in first.reason
 
 
-@pytest.mark.parametrize("spelling", ["side ponytail", "side_ponytail", "Side Ponytail", "SIDE_PONYTAIL"])
+@pytest.mark.parametrize(
+    "spelling", ["side ponytail", "side_ponytail", "Side Ponytail", "SIDE_PONYTAIL"]
+)
 def test_side_ponytail_exists_in_any_spelling(real_db: TagDB, spelling: str) -> None:
     info = real_db.lookup(spelling)
     assert info.known and info.status is TagStatus.TAG
@@ -129,7 +131,12 @@ def test_sensitive_is_a_safety_tag_in_anima(real_db: TagDB) -> None:
 
 @pytest.mark.parametrize(
     ("tag", "kind"),
-    [("year 2024", Kind.YEAR), ("score_7", Kind.SCORE), ("masterpiece", Kind.QUALITY), ("safe", Kind.SAFETY)],
+    [
+        ("year 2024", Kind.YEAR),
+        ("score_7", Kind.SCORE),
+        ("masterpiece", Kind.QUALITY),
+        ("safe", Kind.SAFETY),
+    ],
 )
 def test_anima_vocabulary_is_known_but_not_danbooru(real_db: TagDB, tag: str, kind: Kind) -> None:
     info = real_db.lookup(tag)
@@ -152,7 +159,9 @@ def test_redundancy_follows_aliases_and_transitive_chains(real_db: TagDB) -> Non
     found = real_db.redundant(["low twintails", "twin tails"])
     assert [(r.tag, r.implied_by) for r in found] == [("twin tails", "low twintails")]
     chain = next(
-        (a, c) for a, targets in real_db._implication_map().items() for c in targets
+        (a, c)
+        for a, targets in real_db._implication_map().items()
+        for c in targets
         if real_db._implication_map().get(c)
     )
     grand = real_db._implication_map()[chain[1]][0]
@@ -189,9 +198,19 @@ def test_curated_targets_exist(real_db: TagDB) -> None:
 
 def test_protocol_and_batch(real_db: TagDB) -> None:
     assert isinstance(real_db, TagLookup)
-    names = ["side ponytail", "twin tails", "left side ponytail", "ganyu (genshin impact)", "nnn yryr"]
+    names = [
+        "side ponytail",
+        "twin tails",
+        "left side ponytail",
+        "ganyu (genshin impact)",
+        "nnn yryr",
+    ]
     assert real_db.categories(names) == [
-        Category.GENERAL, Category.GENERAL, None, Category.CHARACTER, Category.ARTIST,
+        Category.GENERAL,
+        Category.GENERAL,
+        None,
+        Category.CHARACTER,
+        Category.ARTIST,
     ]
     batch = real_db.lookup_many(names)
     assert [b.to_dict() for b in batch] == [real_db.lookup(n).to_dict() for n in names]

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import ALIASES, IMPLICATIONS, TAGCOMPLETE, data_file
 
 from anima_caption._errors import AnimaCaptionError
 from anima_caption._tagdb import (
@@ -19,8 +20,6 @@ from anima_caption._tagdb import (
 )
 from anima_caption._tagdb._schema import SCHEMA_VERSION
 
-from conftest import ALIASES, IMPLICATIONS, TAGCOMPLETE, data_file
-
 
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, "utf-8")
@@ -30,7 +29,6 @@ def _write(path: Path, text: str) -> Path:
 def test_full_build_counts_and_metadata(real_build: BuildResult) -> None:
     counts = real_build.counts
     assert 925_000 < counts["tags"] <= 925_428
-    assert counts["aliases_active"] == 40_685 - (40_685 - counts["aliases_active"])  # sanity
     assert 40_000 < counts["aliases_active"] <= 40_685
     assert 29_000 < counts["implications_active"] <= 29_938
     assert counts["skipped_rows"] == 0
@@ -42,7 +40,10 @@ def test_full_build_counts_and_metadata(real_build: BuildResult) -> None:
     assert info.complete_list and info.complete_list_date == "2025-09-24"
     assert len(info.content_sha256) == 64
     assert [s.kind for s in info.sources] == [
-        "tags-full", "tags-tagcomplete", "aliases", "implications",
+        "tags-full",
+        "tags-tagcomplete",
+        "aliases",
+        "implications",
     ]
     assert info.size_bytes == real_build.path.stat().st_size
 
@@ -62,7 +63,7 @@ def test_extra_quality_tags_rows_are_malformed(tmp_path: Path) -> None:
 def test_malformed_rows_reported_with_line_and_counted(tmp_path: Path) -> None:
     tags = _write(
         tmp_path / "tags.csv",
-        "side_ponytail,0,200991,\"side_tail,sidetail,/sp\"\n"
+        'side_ponytail,0,200991,"side_tail,sidetail,/sp"\n'
         "broken_row,zero,12,\n"
         "twintails,0,1037214,twin_tails\n"
         ",0,5,\n"
@@ -124,7 +125,9 @@ def test_failed_build_keeps_existing_database(
 
 
 def test_relation_status_and_header(tmp_path: Path) -> None:
-    tags = _write(tmp_path / "t.csv", "name,category,post_count\nbrown_jacket,0,47790\ntwintails,0,10\n")
+    tags = _write(
+        tmp_path / "t.csv", "name,category,post_count\nbrown_jacket,0,47790\ntwintails,0,10\n"
+    )
     aliases = _write(
         tmp_path / "a.csv",
         "antecedent_name,consequent_name,status,id,created_at\n"
@@ -185,7 +188,7 @@ def test_foreign_and_corrupted_files(tmp_path: Path) -> None:
     broken = tmp_path / "broken.sqlite"
     data = good.read_bytes()
     broken.write_bytes(data[:100] + b"\xff" * 2000 + data[2100:4096])
-    with pytest.raises(TagDBFormatError, match="corrupted|not an anima-caption"):
+    with pytest.raises(TagDBFormatError, match=r"corrupted|not an anima-caption"):
         TagDB.open(broken).lookup("solo")
     old = tmp_path / "old.sqlite"
     old.write_bytes(data)
