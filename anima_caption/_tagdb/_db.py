@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from anima_caption._tagdb._suggest import Suggestion
 
 _CHUNK = 20000
+_CATEGORIES = {c.value: c for c in Category}
 _MAX_ALIAS_HOPS = 5
 VOCABULARY_SOURCE = "Anima vocabulary (built in)"
 
@@ -169,6 +170,12 @@ class TagDB:
         self._fuzzy: dict[str, list[str]] = {}
         self._suggester: Any = None
         self._vocab = vocabulary()
+        # First characters of the vocabulary patterns (`score_…`, `year …`): a name starting
+        # otherwise cannot match one, which keeps batch lookups cheap. None: check always.
+        initials = {p.pattern[:1] for p, _ in self._vocab.patterns}
+        self._pattern_initials: frozenset[str] | None = (
+            frozenset(initials) if all(i.isalnum() for i in initials) else None
+        )
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -438,7 +445,7 @@ class TagDB:
                 resolved = self._canonical(key)
                 if resolved is not None:
                     row = self._tag_rows([resolved[0]]).get(resolved[0])
-            result.append(Category(row[0]) if row is not None else None)
+            result.append(_CATEGORIES[row[0]] if row is not None else None)
         return result
 
     def lookup(self, tag: str) -> TagInfo:
@@ -471,11 +478,15 @@ class TagDB:
         rows: dict[str, tuple[int, int, int]],
         resolved: dict[str, tuple[str, str]],
     ) -> TagInfo:
-        vocab_kind = self._vocab.kind(key)
+        vocab_kind = self._vocab.members.get(key)
+        if vocab_kind is None and (
+            self._pattern_initials is None or key[:1] in self._pattern_initials
+        ):
+            vocab_kind = self._vocab.kind(key)
         row = rows.get(key)
         if row is not None:
             category, count, source = row
-            note = f"Danbooru {Category(category).name.lower()} tag, {count:,} posts"
+            note = f"Danbooru {_CATEGORIES[category].name.lower()} tag, {count:,} posts"
             if vocab_kind is not None:
                 note += f"; also Anima vocabulary ({vocab_kind.value})"
             return TagInfo(
@@ -483,7 +494,7 @@ class TagDB:
                 name=key,
                 status=TagStatus.TAG,
                 known=True,
-                category=Category(category),
+                category=_CATEGORIES[category],
                 post_count=count,
                 canonical=key,
                 implies=tuple(self._implication_map().get(key, ())),
@@ -504,7 +515,7 @@ class TagDB:
                     name=key,
                     status=TagStatus.ALIAS,
                     known=True,
-                    category=Category(category),
+                    category=_CATEGORIES[category],
                     post_count=count,
                     canonical=target,
                     alias_status="active",
