@@ -62,6 +62,8 @@ class Builder:
                 "title": text[title[0] : title[1]] if title else None,
                 "span": (0, end),
             }
+        # Every sentence ends in . ! or ? — without one, there is nothing to group.
+        self._may_have_sentences = "." in text or "!" in text or "?" in text
         items, lead = self._items(text, ir, top=True)
         result["lead"] = lead
         result["items"] = items
@@ -183,6 +185,9 @@ class Builder:
 
     # -- sentences and tags -------------------------------------------------------------
     def _text_run(self, text: str, units: list[_Unit], *, top: bool) -> list[dict[str, Any]]:
+        if not top or not self._may_have_sentences:
+            tag = self._tag
+            return [tag(text, unit) for unit in units]
         units = self._split_units(text, units)
         out: list[dict[str, Any]] = []
         i = 0
@@ -262,23 +267,27 @@ class Builder:
         raw = text[start:end]
         # "@big chungus. An anime girl…": the period ends the tag list, it is not the tag's.
         if (
-            raw.endswith(".")
+            raw[-1] == "."
             and len(raw) > 1
             and raw[-2].isalnum()
             and "." not in raw.rsplit(" ", 1)[-1][:-1]
         ):
             end -= 1
             raw = raw[:-1]
-        escaped = any(p[0] == "esc" for p in parts)
+        low = raw.lower()
+        if "_" in low or "\\" in low or "  " in low or "\t" in low or "\n" in low or "\r" in low:
+            low = normalize_tag(raw)
+        # Fields in model order (see _model._trusted).
         return {
-            "type": "tag",
             "raw": raw,
             "span": (start, end),
             "trail": text[end:trail_end],
-            "text": normalize_tag(raw),
+            "type": "tag",
+            "text": low,
             "kind": Kind.UNKNOWN,
             "section": Section.GENERAL,
-            "escaped": escaped,
+            "escaped": bool(parts) and any(p[0] == "esc" for p in parts),
+            "kaomoji": False,
         }
 
     def _classify(self, items: list[dict[str, Any]]) -> None:

@@ -186,3 +186,68 @@ def _walk_errors(items: tuple[Item, ...]) -> Iterator[ErrorItem]:
 
 Group.model_rebuild()
 Caption.model_rebuild()
+
+
+# -- trusted construction -------------------------------------------------------------------
+# The parser builds every value itself, already in the right types, so validating them again
+# would only cost time (pydantic's model_construct does the same, more slowly). The property
+# tests check that ``Caption.model_validate(caption.model_dump()) == caption`` for parsed
+# captions, which proves these objects are exactly what validation would build.
+
+_ITEM_CLASSES: dict[str, type[_Node]] = {
+    "tag": Tag,
+    "sentence": Sentence,
+    "group": Group,
+    "wildcard": Wildcard,
+    "marker": Marker,
+    "error": ErrorItem,
+}
+_MODEL_CLASSES: tuple[type[BaseModel], ...] = (*_ITEM_CLASSES.values(), Header, Caption)
+_DEFAULTS: dict[type[BaseModel], dict[str, object]] = {
+    cls: {
+        name: field.default for name, field in cls.model_fields.items() if not field.is_required()
+    }
+    for cls in _MODEL_CLASSES
+}
+_FIELDS: dict[type[BaseModel], frozenset[str]] = {
+    cls: frozenset(cls.model_fields) for cls in _DEFAULTS
+}
+_new = object.__new__
+_set = object.__setattr__
+
+
+_ORDER: dict[type[BaseModel], tuple[str, ...]] = {cls: tuple(cls.model_fields) for cls in _DEFAULTS}
+
+
+def _trusted(cls: type[BaseModel], values: dict[str, object]) -> BaseModel:
+    obj = _new(cls)
+    order = _ORDER[cls]
+    if tuple(values) != order:  # the builder usually gives every field, in order
+        defaults = _DEFAULTS[cls]
+        values = {name: values[name] if name in values else defaults[name] for name in order}
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", _FIELDS[cls])
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
+def _trusted_items(items: list[dict[str, object]]) -> tuple[BaseModel, ...]:
+    out = []
+    for values in items:
+        kind = values["type"]
+        if kind == "group":
+            values["items"] = _trusted_items(values["items"])  # type: ignore[arg-type]
+        out.append(_trusted(_ITEM_CLASSES[kind], values))  # type: ignore[index]
+    return tuple(out)
+
+
+def caption_from_parser(values: dict[str, object]) -> Caption:
+    """Build a :class:`Caption` from the parser's plain values without re-validating them."""
+    header = values.get("header")
+    if header is not None:
+        values["header"] = _trusted(Header, header)  # type: ignore[arg-type]
+    values["items"] = _trusted_items(values["items"])  # type: ignore[arg-type]
+    caption = _trusted(Caption, values)
+    assert isinstance(caption, Caption)
+    return caption

@@ -335,7 +335,11 @@ def _segmented_body(lex: _Lexer, text: str, pos: int, *, plain: bool = False) ->
                     if first > start:
                         _add_sep(out, start, first)
                     stop = first + len(stripped)
-                    append(_plain_item(text, first, stop, kaomoji) if len(stripped) <= 8 else ("item", first, stop, ()))
+                    append(
+                        _plain_item(text, first, stop, kaomoji)
+                        if len(stripped) <= 8
+                        else ("item", first, stop, ())
+                    )
                     if stop < end:
                         _add_sep(out, stop, end)
                 elif size <= 8:
@@ -364,18 +368,29 @@ def _quick_segment(lex: _Lexer, piece: str, start: int, end: int) -> Part | None
         return None
     if _QUALIFIED.fullmatch(piece) is not None:
         groups = tuple(
-            ("group", start + m.start(), start + m.end(), "(", (("item", start + m.start() + 1, start + m.end() - 1, ()),))
+            (
+                "group",
+                start + m.start(),
+                start + m.end(),
+                "(",
+                (("item", start + m.start() + 1, start + m.end() - 1, ()),),
+            )
             for m in _GROUP_IN_QUALIFIED.finditer(piece)
         )
         return ("item", start, end, groups)
     if "^" not in piece and _ESCAPED.fullmatch(piece) is not None:
-        escapes = [m for m in _ESC_PAIR.finditer(piece)]
+        escapes = list(_ESC_PAIR.finditer(piece))
         tail = piece[escapes[-1].end() :]
         if tail[:1] in _HSPACE:
             word = tail.lstrip(_HSPACE)
             if word == "BREAK" or lex.kaomoji.fullmatch(word) is not None:
                 return None
-        return ("item", start, end, tuple(("esc", start + m.start(), start + m.end()) for m in escapes))
+        return (
+            "item",
+            start,
+            end,
+            tuple(("esc", start + m.start(), start + m.end()) for m in escapes),
+        )
     return None
 
 

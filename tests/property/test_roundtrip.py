@@ -88,3 +88,14 @@ def test_json_round_trip_of_the_model(text: str) -> None:
     again = anima_caption.Caption.model_validate_json(caption.model_dump_json())
     assert again == caption
     assert str(again) == text
+
+
+@settings(max_examples=300)
+@given(_ARBITRARY | realistic_caption())
+def test_parser_builds_exactly_what_validation_builds(text: str) -> None:
+    """The parser skips re-validation; prove its objects equal validated ones."""
+    caption = anima_caption.parse(text)
+    validated = anima_caption.Caption.model_validate(caption.model_dump())
+    assert validated == caption
+    assert validated.model_dump() == caption.model_dump()
+    assert repr(validated) == repr(caption)
