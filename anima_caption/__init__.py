@@ -42,6 +42,14 @@ if TYPE_CHECKING:
     )
     from anima_caption._normalize import normalize_tag
     from anima_caption._parse import parse
+    from anima_caption._tagdb import (
+        Redundancy,
+        Suggestion,
+        SuggestionReason,
+        TagDB,
+        TagInfo,
+        TagStatus,
+    )
 
 __all__ = [
     "AnimaCaptionError",
@@ -55,10 +63,16 @@ __all__ = [
     "Item",
     "Kind",
     "Marker",
+    "Redundancy",
     "Section",
     "Sentence",
+    "Suggestion",
+    "SuggestionReason",
     "Tag",
+    "TagDB",
+    "TagInfo",
     "TagLookup",
+    "TagStatus",
     "UsageError",
     "VocabularyLookup",
     "Wildcard",
@@ -93,6 +107,11 @@ _LAZY = {
     "normalize_tag": "_normalize",
     "parse": "_parse",
     "TagDB": "_tagdb",
+    "TagInfo": "_tagdb",
+    "TagStatus": "_tagdb",
+    "Suggestion": "_tagdb",
+    "SuggestionReason": "_tagdb",
+    "Redundancy": "_tagdb",
 }
 
 
