@@ -1,0 +1,77 @@
+"""The ``check`` configuration model (pydantic, ``extra="forbid"``).
+
+Loaded from ``[tool.anima-caption]`` in ``pyproject.toml`` or from ``anima-caption.yaml``
+(see :mod:`._configfile`); every key has a default, so an empty file is valid.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SeverityName = Literal["error", "warning", "info", "off"]
+
+DEFAULT_PHRASES: dict[str, str] = {
+    "bound hair": "the base model reads 'bound' as a person tied up with rope; "
+    "say 'side ponytail' / 'ponytail' instead",
+}
+
+
+class CheckConfig(BaseModel):
+    """Settings for ``anima-caption check`` (and the rules it runs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    select: list[str] = Field(
+        default_factory=lambda: ["ALL"],
+        description="Rules to run: codes (TG005), slugs (unknown-tag), families (TG) or ALL.",
+    )
+    ignore: list[str] = Field(default_factory=list, description="Rules not to run.")
+    severity: dict[str, SeverityName] = Field(
+        default_factory=dict,
+        description="Severity per code, slug or family, e.g. {TG005: error, OR: off}.",
+    )
+    per_file_ignores: dict[str, list[str]] = Field(
+        default_factory=dict,
+        alias="per-file-ignores",
+        description="Glob (relative to the config file) → rules ignored in matching files.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Globs of files and folders never checked."
+    )
+    triggers: list[str] = Field(
+        default_factory=list, description="LoRA trigger words: known tags, character section."
+    )
+    require_trigger: bool = Field(
+        default=True,
+        alias="require-trigger",
+        description="Report captions that lack every configured trigger word.",
+    )
+    known_tags: list[str] = Field(
+        default_factory=list,
+        alias="known-tags",
+        description="Extra tags to treat as existing (private concepts, new Danbooru tags).",
+    )
+    phrases: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_PHRASES),
+        description="Ambiguous phrases → why they are a problem (checked in tags and text).",
+    )
+    required_prefix: list[str] = Field(
+        default_factory=list,
+        alias="required-prefix",
+        description="Tags every caption must start with, e.g. [masterpiece, best quality].",
+    )
+    max_tokens: int = Field(
+        default=512, alias="max-tokens", ge=1, description="Token limit of the trainers (512)."
+    )
+    caption_extensions: list[str] = Field(
+        default_factory=lambda: [".txt"],
+        alias="caption-extensions",
+        description="Caption file extensions.",
+    )
+    image_extensions: list[str] = Field(
+        default_factory=lambda: [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".avif", ".jxl"],
+        alias="image-extensions",
+        description="Image extensions trainers pick up (kohya sd-scripts' list).",
+    )

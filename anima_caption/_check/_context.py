@@ -1,0 +1,53 @@
+"""What rules read: one caption file (decoded and parsed) or the whole dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from anima_caption._check._config import CheckConfig
+from anima_caption._errors import CaptionDecodeError
+from anima_caption._io import CaptionFile
+from anima_caption._model import Caption
+
+if TYPE_CHECKING:
+    from anima_caption._tagdb import TagDB
+
+
+@dataclass
+class CaptionContext:
+    """One caption file. ``file``/``caption`` are None when the file could not be decoded."""
+
+    path: Path
+    display: str
+    """The path as shown in output (relative to the working directory when possible)."""
+    config: CheckConfig
+    db: TagDB | None
+    file: CaptionFile | None = None
+    caption: Caption | None = None
+    decode_error: CaptionDecodeError | None = None
+
+    @property
+    def text(self) -> str:
+        """The decoded text ('' when undecodable)."""
+        return self.file.text if self.file is not None else ""
+
+    @cached_property
+    def known_extra(self) -> frozenset[str]:
+        """Trigger words and configured known tags, normalised."""
+        from anima_caption._normalize import db_key
+
+        return frozenset(db_key(t) for t in (*self.config.triggers, *self.config.known_tags))
+
+
+@dataclass
+class DatasetContext:
+    """Every caption file checked, plus the images found beside them."""
+
+    captions: list[CaptionContext]
+    images: list[Path] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)
+    config: CheckConfig = field(default_factory=CheckConfig)
+    db: TagDB | None = None

@@ -1,0 +1,103 @@
+"""Rule base class and registry. A rule's docstring is its user documentation."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from anima_caption._check._diagnostic import Applicability, Fix, Severity, rule_url
+
+if TYPE_CHECKING:
+    from anima_caption._check._context import CaptionContext, DatasetContext
+
+_REGISTRY: dict[str, type[Rule]] = {}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule yields; the engine adds path, position, severity and the docs link."""
+
+    message: str
+    span: tuple[int, int] | None = None
+    fix: Fix | None = None
+    path: str | None = None  # dataset rules name the file they point at
+
+
+class Rule:
+    """Base class of every rule.
+
+    Subclasses set the class attributes and implement :meth:`check` (caption rules) or
+    :meth:`check_dataset` (dataset rules). The docstring must have the sections
+    *What it does*, *Why*, *Example* and *Fix safety*.
+    """
+
+    code: ClassVar[str]
+    slug: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.WARNING
+    fix: ClassVar[Applicability | None] = None
+    scope: ClassVar[Literal["caption", "dataset"]] = "caption"
+    needs_db: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            if cls.code in _REGISTRY:
+                raise RuntimeError(f"rule code {cls.code} used twice")
+            _REGISTRY[cls.code] = cls
+
+    @classmethod
+    def family(cls) -> str:
+        """The two-letter family of the code (``TG`` for ``TG005``)."""
+        return cls.code[:2]
+
+    @classmethod
+    def name(cls) -> str:
+        """``CODE/slug``."""
+        return f"{cls.code}/{cls.slug}"
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of the docstring."""
+        return (inspect.getdoc(cls) or "").strip().splitlines()[0]
+
+    @classmethod
+    def documentation(cls) -> str:
+        """The full docstring, dedented."""
+        return inspect.getdoc(cls) or ""
+
+    @classmethod
+    def url(cls) -> str:
+        """Link to the rule's documentation."""
+        return rule_url(cls.code, cls.slug)
+
+    def check(self, ctx: CaptionContext) -> Iterator[Finding]:
+        """Findings for one caption."""
+        return iter(())
+
+    def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
+        """Findings across the dataset."""
+        return iter(())
+
+
+def all_rules() -> list[type[Rule]]:
+    """Every registered rule, sorted by code."""
+    _load_rule_modules()
+    return [_REGISTRY[code] for code in sorted(_REGISTRY)]
+
+
+def get_rule(code_or_slug: str) -> type[Rule] | None:
+    """The rule with this code (``TG005``), slug (``unknown-tag``) or ``CODE/slug``."""
+    _load_rule_modules()
+    key = code_or_slug.strip()
+    if "/" in key:
+        key = key.split("/", 1)[0]
+    for rule in _REGISTRY.values():
+        if key.upper() == rule.code or key.lower() == rule.slug:
+            return rule
+    return None
+
+
+def _load_rule_modules() -> None:
+    from anima_caption._check import _rules_caption, _rules_dataset  # noqa: F401
