@@ -13,7 +13,8 @@ from anima_caption._io import CaptionFile
 from anima_caption._model import Caption
 
 if TYPE_CHECKING:
-    from anima_caption._tagdb import TagDB
+    from anima_caption._model import Tag
+    from anima_caption._tagdb import TagDB, TagInfo
 
 
 @dataclass
@@ -28,6 +29,7 @@ class CaptionContext:
     file: CaptionFile | None = None
     caption: Caption | None = None
     decode_error: CaptionDecodeError | None = None
+    _infos: list[tuple[Tag, TagInfo]] | None = field(default=None, repr=False)
 
     @property
     def text(self) -> str:
@@ -40,6 +42,21 @@ class CaptionContext:
         from anima_caption._normalize import db_key
 
         return frozenset(db_key(t) for t in (*self.config.triggers, *self.config.known_tags))
+
+    def tag_infos(self) -> list[tuple[Tag, TagInfo]]:
+        """Every tag (weight groups included, kaomoji excluded) with its database record.
+
+        One batch lookup per caption, shared by all rules. Empty without a database that
+        holds Danbooru data.
+        """
+        if self._infos is None:
+            if self.caption is None or self.db is None or not self.db.has_danbooru_data:
+                self._infos = []
+            else:
+                tags = [t for t in self.caption.tags if not t.kaomoji]
+                infos = self.db.lookup_many([t.name for t in tags])
+                self._infos = list(zip(tags, infos, strict=True))
+        return self._infos
 
 
 @dataclass

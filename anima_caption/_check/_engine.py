@@ -1,0 +1,344 @@
+"""Running the rules over files and a dataset, and applying fixes safely."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from anima_caption._check._configfile import LoadedConfig, RuleSelection, ignored_for, is_excluded
+from anima_caption._check._context import CaptionContext, DatasetContext
+from anima_caption._check._diagnostic import Applicability, Diagnostic, Edit, Severity
+from anima_caption._check._registry import Finding, Rule, all_rules
+from anima_caption._errors import CaptionDecodeError, UsageError, line_column
+from anima_caption._io import (
+    CaptionFile,
+    encode_caption,
+    newline_style,
+    read_caption_file,
+    write_atomic,
+)
+from anima_caption._parse import parse
+
+if TYPE_CHECKING:
+    from anima_caption._tagdb import TagDB
+
+#: Fix passes per file; each pass re-parses and re-checks (ruff caps at 100; captions
+#: settle in two or three).
+MAX_FIX_PASSES = 10
+
+
+@dataclass
+class CheckResult:
+    """Everything ``check`` found (after fixing, when fixes were applied)."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: int = 0
+    fixed: int = 0
+    """Diagnostics resolved by applied fixes."""
+    fixed_files: list[str] = field(default_factory=list)
+    diffs: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        """How many error-severity diagnostics remain."""
+        return sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+
+
+@dataclass
+class _Active:
+    rule: Rule
+    severity: Severity
+
+
+class Checker:
+    """Runs the selected rules with one configuration and one (optional) tag database."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        db: TagDB | None,
+        selection: RuleSelection,
+    ) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.db = db
+        self.active: list[_Active] = []
+        has_db = db is not None and db.has_danbooru_data
+        for rule_cls in all_rules():
+            severity = selection.severity_of(rule_cls)
+            if severity is None or not selection.enabled(rule_cls):
+                continue
+            if rule_cls.needs_db and not has_db:
+                continue
+            self.active.append(_Active(rule_cls(), severity))
+        self.lookup = db if has_db else None
+
+    # -- files ----------------------------------------------------------------------------
+    def collect(self, paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
+        """Caption files and image files named by ``paths`` (folders walked, sorted)."""
+        captions: list[Path] = []
+        images: list[Path] = []
+        caption_ext = tuple(e.lower() for e in self.config.caption_extensions)
+        image_ext = tuple(e.lower() for e in self.config.image_extensions)
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                for root, dirs, files in os.walk(path):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    for name in sorted(files):
+                        if name.startswith("."):
+                            continue
+                        full = Path(root) / name
+                        lower = name.lower()
+                        if is_excluded(full, self.loaded):
+                            continue
+                        if lower.endswith(caption_ext):
+                            captions.append(full)
+                        elif lower.endswith(image_ext):
+                            images.append(full)
+            elif path.exists():
+                if not is_excluded(path, self.loaded):
+                    captions.append(path)
+            else:
+                raise UsageError(f"{path}: no such file or directory")
+        return captions, images
+
+    def context(self, path: Path) -> CaptionContext:
+        """Read and parse one caption file."""
+        ctx = CaptionContext(path=path, display=_display(path), config=self.config, db=self.db)
+        try:
+            ctx.file = read_caption_file(path)
+        except CaptionDecodeError as error:
+            ctx.decode_error = error
+            return ctx
+        ctx.caption = parse(ctx.file.text, lookup=self.lookup, triggers=self.config.triggers)
+        return ctx
+
+    # -- rules ----------------------------------------------------------------------------
+    def check_caption(self, ctx: CaptionContext) -> list[Diagnostic]:
+        """Diagnostics of the caption rules for one file."""
+        ignored = ignored_for(ctx.path, self.loaded)
+        out: list[Diagnostic] = []
+        for active in self.active:
+            rule = active.rule
+            if rule.scope != "caption" or rule.code in ignored:
+                continue
+            out.extend(
+                self._diagnostic(rule, active.severity, finding, ctx.display, ctx.text)
+                for finding in rule.check(ctx)
+            )
+        return out
+
+    def check_dataset(self, dataset: DatasetContext) -> list[Diagnostic]:
+        """Diagnostics of the dataset rules."""
+        out: list[Diagnostic] = []
+        for active in self.active:
+            rule = active.rule
+            if rule.scope != "dataset":
+                continue
+            for finding in rule.check_dataset(dataset):
+                path = finding.path or ""
+                if rule.code in ignored_for(Path(path), self.loaded):
+                    continue
+                out.append(self._diagnostic(rule, active.severity, finding, path, ""))
+        return out
+
+    @staticmethod
+    def _diagnostic(
+        rule: Rule, severity: Severity, finding: Finding, path: str, text: str
+    ) -> Diagnostic:
+        line = column = end_line = end_column = 1
+        if finding.span is not None:
+            line, column = line_column(text, finding.span[0])
+            end_line, end_column = line_column(text, finding.span[1])
+        return Diagnostic(
+            code=rule.code,
+            slug=rule.slug,
+            severity=severity,
+            message=finding.message,
+            path=path,
+            line=line,
+            column=column,
+            end_line=end_line,
+            end_column=end_column,
+            span=finding.span,
+            fix=finding.fix,
+            url=rule.url(),
+        )
+
+    # -- the whole run --------------------------------------------------------------------
+    def run(
+        self,
+        paths: Sequence[str],
+        *,
+        fix: bool = False,
+        unsafe_fixes: bool = False,
+        write: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> CheckResult:
+        """Check ``paths``; with ``fix``, apply fixes (written unless ``write`` is False)."""
+        caption_paths, images = self.collect(paths)
+        result = CheckResult(files=len(caption_paths))
+        contexts: list[CaptionContext] = []
+        total = len(caption_paths)
+        for number, path in enumerate(caption_paths, 1):
+            ctx = self.context(path)
+            diagnostics = self.check_caption(ctx)
+            if fix and ctx.caption is not None and ctx.file is not None:
+                ctx, diagnostics, resolved = self._fix_file(
+                    ctx, diagnostics, unsafe_fixes, write, result
+                )
+                result.fixed += resolved
+            result.diagnostics.extend(diagnostics)
+            result.sources[ctx.display] = ctx.text
+            contexts.append(ctx)
+            if progress is not None:
+                progress(number, total)
+        dataset = DatasetContext(
+            captions=contexts, images=images, config=self.config, db=self.lookup
+        )
+        result.diagnostics.extend(self.check_dataset(dataset))
+        result.diagnostics.sort(key=Diagnostic.sort_key)
+        return result
+
+    # -- fixes ----------------------------------------------------------------------------
+    def _fix_file(
+        self,
+        ctx: CaptionContext,
+        diagnostics: list[Diagnostic],
+        unsafe: bool,
+        write: bool,
+        result: CheckResult,
+    ) -> tuple[CaptionContext, list[Diagnostic], int]:
+        assert ctx.file is not None
+        original = ctx.file
+        text = original.text
+        drop_bom = False
+        resolved = 0
+        for _ in range(MAX_FIX_PASSES):
+            fixes = [d for d in diagnostics if _applicable(d, unsafe)]
+            if not fixes:
+                break
+            drop_bom = drop_bom or any(d.code == "FL002" for d in fixes)
+            new_text, applied = apply_edits(text, fixes)
+            if new_text == text:
+                if applied:
+                    resolved += applied
+                break
+            reparsed = parse(new_text, lookup=self.lookup, triggers=self.config.triggers)
+            if len(reparsed.errors) > len(ctx.caption.errors if ctx.caption else ()):
+                break  # a fix must never make the caption unparsable; keep the last good text
+            resolved += applied
+            text = new_text
+            ctx = CaptionContext(
+                path=ctx.path,
+                display=ctx.display,
+                config=self.config,
+                db=self.db,
+                file=_replace_text(original, text),
+                caption=reparsed,
+            )
+            diagnostics = self.check_caption(ctx)
+        if text == original.text and not drop_bom:
+            return ctx, diagnostics, 0
+        if drop_bom:
+            diagnostics = [d for d in diagnostics if d.code != "FL002"]
+            resolved += 1 if text == original.text else 0
+        new_data = encode_caption(text, bom=original.bom and not drop_bom)
+        if new_data != original.data:
+            result.diffs.append(unified_diff(ctx.display, original.text, text, bom=drop_bom))
+            if write:
+                _write_if_unchanged(ctx.path, original.data, new_data)
+            result.fixed_files.append(ctx.display)
+        return ctx, diagnostics, resolved
+
+
+def _applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
+    fix = diagnostic.fix
+    if fix is None:
+        return False
+    if fix.applicability is Applicability.SAFE:
+        return True
+    return unsafe and fix.applicability is Applicability.UNSAFE
+
+
+def apply_edits(text: str, diagnostics: Iterable[Diagnostic]) -> tuple[str, int]:
+    """Apply the fixes of ``diagnostics`` that do not overlap; return (text, fixes applied).
+
+    A fix's edits are applied all together or not at all. Fixes are taken in order of their
+    first edit; one that overlaps an accepted fix waits for the next pass.
+    """
+    accepted: list[Edit] = []
+    count = 0
+    candidates = sorted(
+        (d for d in diagnostics if d.fix is not None),
+        key=lambda d: (
+            (min((e.start for e in d.fix.edits), default=0), d.code) if d.fix else (0, "")
+        ),
+    )
+    for diagnostic in candidates:
+        assert diagnostic.fix is not None
+        edits = diagnostic.fix.edits
+        if any(_overlaps(edit, other) for edit in edits for other in accepted):
+            continue
+        accepted.extend(edits)
+        count += 1
+    out = text
+    for edit in sorted(accepted, key=lambda e: (e.start, e.end), reverse=True):
+        out = out[: edit.start] + edit.content + out[edit.end :]
+    return out, count
+
+
+def _overlaps(a: Edit, b: Edit) -> bool:
+    """Two edits conflict when they touch the same characters (or insert at one point)."""
+    if a.start == a.end or b.start == b.end:
+        point, other = (a, b) if a.start == a.end else (b, a)
+        if other.start == other.end:
+            return point.start == other.start
+        return other.start < point.start < other.end
+    return a.start < b.end and b.start < a.end
+
+
+def _replace_text(original: CaptionFile, text: str) -> CaptionFile:
+    return replace(original, text=text, newline=newline_style(text))
+
+
+def _write_if_unchanged(path: Path, expected: bytes, data: bytes) -> None:
+    """Write atomically, unless the file changed on disk since it was read."""
+    try:
+        current = path.read_bytes()
+    except OSError as error:
+        raise CaptionDecodeError(str(path), f"cannot re-read before writing: {error}") from None
+    if current != expected:
+        print(f"{path}: changed on disk while checking; not overwritten", file=sys.stderr)
+        return
+    write_atomic(path, data)
+
+
+def unified_diff(display: str, old: str, new: str, *, bom: bool = False) -> str:
+    """A unified diff of one caption file's change."""
+    lines = list(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"a/{display}",
+            tofile=f"b/{display}",
+        )
+    )
+    out = "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+    if bom:
+        out += f"# {display}: byte-order mark removed\n"
+    return out
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

