@@ -8,9 +8,10 @@ position; tracebacks are never shown for expected failures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -19,11 +20,15 @@ from anima_caption._version import __version__
 
 if TYPE_CHECKING:
     from anima_caption._lookup import TagLookup
+    from anima_caption._tagdb import TagDB
 
 PROG = "anima-caption"
 
 _MAIN_EPILOG = """\
 examples:
+  anima-caption check examples/ --trigger kanachan    lint captions (exit 1 on errors)
+  anima-caption check dataset/ --fix                  apply safe fixes
+  anima-caption rule TG005                            what a rule checks and why
   anima-caption format examples/ --diff        show what canonical formatting would change
   anima-caption format examples/ --write       apply it (atomic writes)
   anima-caption parse examples/kanachan_angry.txt
@@ -51,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_check(commands)
+    _add_rules(commands)
     _add_parse(commands)
     _add_format(commands)
     _add_tagdb(commands)
@@ -104,6 +111,218 @@ def _lookup_for(args: argparse.Namespace) -> TagLookup | None:
         return None
     db: TagLookup | None = open_default(args.db)
     return db
+
+
+# -- check ---------------------------------------------------------------------------------
+
+_CHECK_EPILOG = """\
+examples:
+  anima-caption check dataset/                          lint every caption under dataset/
+  anima-caption check dataset/ --trigger kanachan       also require the trigger word
+  anima-caption check dataset/ --fix --diff             show what the safe fixes would change
+  anima-caption check dataset/ --fix                    apply safe fixes (atomic writes)
+  anima-caption check dataset/ --fix --unsafe-fixes     also aliases, re-ordering, '@' …
+  anima-caption check dataset/ --format github          annotations in GitHub Actions
+  anima-caption check dataset/ --select TG,SF --ignore TG010
+
+exit codes: 0 no errors (warnings allowed), 1 errors remain, 2 usage or config error.
+Configuration: anima-caption.yaml or [tool.anima-caption] in pyproject.toml (closest wins).
+"""
+
+
+def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="lint captions and datasets (rules with codes, safe and unsafe fixes)",
+        description="Check caption files against Anima's caption format and the tag "
+        "database: non-existent tags with suggestions, underscores, escapes, weights, rating "
+        "words, section order, multi-line and over-long captions, and dataset problems "
+        "(images without captions, duplicates, swapped captions). Run 'anima-caption rules' "
+        "for the list.",
+        epilog=_CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["."],
+        metavar="PATH",
+        help="caption files or dataset folders (default: .)",
+    )
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes")
+    parser.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix, also apply unsafe fixes (they change the training signal)",
+    )
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="with --fix: print the changes as a unified diff, write nothing",
+    )
+    parser.add_argument(
+        "--format",
+        dest="output_format",
+        default="text",
+        choices=("text", "concise", "json", "github", "sarif", "junit"),
+        help="output format (default: text)",
+    )
+    parser.add_argument("--output-file", metavar="FILE", help="write the report to FILE")
+    parser.add_argument(
+        "--select",
+        metavar="CODES",
+        help="comma-separated rules to run: codes, slugs, families (TG) or ALL",
+    )
+    parser.add_argument("--ignore", metavar="CODES", help="comma-separated rules not to run")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: nearest anima-caption.yaml or "
+        "pyproject.toml with [tool.anima-caption])",
+    )
+    parser.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when errors remain (gradual adoption)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_caption_options(parser)
+    parser.set_defaults(func=_run_check)
+
+
+def _split_codes(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from anima_caption._check._configfile import RuleSelection, config_for
+    from anima_caption._check._engine import Checker
+    from anima_caption._check._output import render
+
+    start = Path(args.paths[0]) if args.paths else Path()
+    loaded = config_for(start if start.is_dir() else start.parent, args.config)
+    if args.trigger:
+        merged = [*loaded.config.triggers, *args.trigger]
+        loaded = dataclasses.replace(
+            loaded, config=loaded.config.model_copy(update={"triggers": merged})
+        )
+    selection = RuleSelection.from_config(
+        loaded.config, _split_codes(args.select), _split_codes(args.ignore)
+    )
+    db = _check_db(args)
+    checker = Checker(loaded, db, selection)
+    progress = None if args.no_progress else _progress_bar()
+    result = checker.run(
+        args.paths,
+        fix=args.fix or args.diff,
+        unsafe_fixes=args.unsafe_fixes,
+        write=args.fix and not args.diff,
+        progress=progress,
+    )
+    if progress is not None:
+        progress(-1, -1)
+    if args.diff:
+        for diff in result.diffs:
+            sys.stdout.write(diff)
+    out: TextIO
+    if args.output_file:
+        out = Path(args.output_file).open("w", encoding="utf-8")  # noqa: SIM115
+    else:
+        out = sys.stdout
+    try:
+        render(
+            result.diagnostics,
+            fmt=args.output_format,
+            out=out,
+            sources=result.sources,
+            rules=[a.rule.__class__ for a in checker.active],
+            show_fixes=True,
+            unsafe_fixes=args.unsafe_fixes,
+            files_checked=result.files,
+            fixed=result.fixed,
+        )
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.diff and result.diffs:
+        return 1
+    if args.exit_zero:
+        return 0
+    return 1 if result.errors else 0
+
+
+def _check_db(args: argparse.Namespace) -> TagDB:
+    """The tag database for ``check``; without one, say once how to get it."""
+    from anima_caption._tagdb import TagDB, open_default, resolve_db_path
+    from anima_caption._tagdb._paths import no_database_hint
+
+    found = open_default(args.db)
+    if found is None:
+        print(no_database_hint(resolve_db_path(args.db)), file=sys.stderr)
+        return TagDB.vocabulary_only()
+    return found
+
+
+def _progress_bar() -> Callable[[int, int], None] | None:
+    """A one-line progress display on stderr when it is a terminal (large runs only)."""
+    stream = sys.stderr
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if done < 0:
+            stream.write("\r\033[K")
+            stream.flush()
+            return
+        if total < 200 or (done % 100 and done != total):
+            return
+        width = 30
+        filled = width * done // total
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+        stream.flush()
+
+    return show
+
+
+# -- rules ---------------------------------------------------------------------------------
+
+
+def _add_rules(commands: argparse._SubParsersAction[_Parser]) -> None:
+    listing = commands.add_parser(
+        "rules",
+        help="list every check rule (code, severity, fix)",
+        description="List the rules 'check' runs: code/slug, default severity, fix safety "
+        "and summary.",
+    )
+    listing.set_defaults(func=_run_rules)
+    single = commands.add_parser(
+        "rule",
+        help="explain one rule (what it does, why, example, fix safety)",
+        description="Print a rule's documentation.",
+        epilog="examples:\n  anima-caption rule TG005\n  anima-caption rule unknown-tag",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    single.add_argument("code", metavar="CODE", help="rule code (TG005) or slug (unknown-tag)")
+    single.set_defaults(func=_run_rule)
+
+
+def _run_rules(args: argparse.Namespace) -> int:
+    from anima_caption._check._output import format_rules_table
+    from anima_caption._check._registry import all_rules
+
+    sys.stdout.write(format_rules_table(all_rules()) + "\n")
+    return 0
+
+
+def _run_rule(args: argparse.Namespace) -> int:
+    from anima_caption._check._output import format_rule_doc
+    from anima_caption._check._registry import get_rule
+
+    rule = get_rule(args.code)
+    if rule is None:
+        raise UsageError(f"no rule {args.code!r}; 'anima-caption rules' lists them")
+    sys.stdout.write(format_rule_doc(rule) + "\n")
+    return 0
 
 
 # -- parse ---------------------------------------------------------------------------------

@@ -323,7 +323,7 @@ class SeparatorSpacing(_CaptionRule):
                 continue
             span = (item.span[1], following.span[0])
             yield Finding(
-                f"separator {trail!r} should be ', '",
+                f"separator '{trail}' should be ', '",
                 span,
                 _fix(SAFE, "use ', '", _replace(span, ", ")),
             )
@@ -361,9 +361,9 @@ class UnderscoreInTag(_CaptionRule):
                 continue  # score_8_up and friends: SF002 says what to do
             fixed = tag.raw.replace("_", " ")
             yield Finding(
-                f"underscores in {tag.raw!r}: write {fixed!r}",
+                f"underscores in '{tag.raw}': write '{fixed}'",
                 tag.span,
-                _fix(SAFE, f"write {fixed!r}", _replace(tag.span, fixed)),
+                _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
             )
 
 
@@ -391,9 +391,9 @@ class UppercaseTag(_CaptionRule):
                 continue
             fixed = tag.raw.lower()
             yield Finding(
-                f"tag {tag.raw!r} has capitals: write {fixed!r}",
+                f"tag '{tag.raw}' has capitals: write '{fixed}'",
                 tag.span,
-                _fix(SAFE, f"write {fixed!r}", _replace(tag.span, fixed)),
+                _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
             )
 
 
@@ -422,9 +422,9 @@ class EscapedParentheses(_CaptionRule):
                 continue
             fixed = re.sub(r"\\([()\[\]])", r"\1", tag.raw)
             yield Finding(
-                f"escaped parentheses in {tag.raw!r}",
+                f"escaped parentheses in '{tag.raw}'",
                 tag.span,
-                _fix(SAFE, f"write {fixed!r}", _replace(tag.span, fixed)),
+                _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
             )
 
 
@@ -455,7 +455,7 @@ class DuplicateTag(_CaptionRule):
                 continue
             line, column = ctx.caption.position(first.span[0])
             yield Finding(
-                f"{tag.raw!r} duplicates the tag at {line}:{column}",
+                f"'{tag.raw}' duplicates the tag at {line}:{column}",
                 tag.span,
                 _fix(SAFE, "remove the duplicate", _removal(items, index)),
             )
@@ -467,7 +467,7 @@ def _suggestion_text(ctx: CaptionContext, name: str) -> tuple[str, str | None]:
     suggestions = ctx.db.suggest(name, limit=3)
     if not suggestions:
         return "no similar Danbooru tag found", None
-    parts = [f"{s.tag!r} ({s.reason})" for s in suggestions]
+    parts = [f"'{s.tag}' ({s.reason})" for s in suggestions]
     return "did you mean " + "; or ".join(parts), suggestions[0].tag
 
 
@@ -505,10 +505,10 @@ class UnknownTag(_CaptionRule):
             explanation, first = _suggestion_text(ctx, tag.name)
             history = ""
             if info.status is TagStatus.INACTIVE_ALIAS:
-                history = f" (a {info.alias_status} alias of {info.alias_target!r}, not a tag)"
-            fix = _fix(DISPLAY, f"write {first!r}", _replace(tag.span, first)) if first else None
+                history = f" (a {info.alias_status} alias of '{info.alias_target}', not a tag)"
+            fix = _fix(DISPLAY, f"write '{first}'", _replace(tag.span, first)) if first else None
             yield Finding(
-                f"{tag.raw!r} is not a Danbooru tag{history}: {explanation}", tag.span, fix
+                f"'{tag.raw}' is not a Danbooru tag{history}: {explanation}", tag.span, fix
             )
 
 
@@ -539,9 +539,9 @@ class AliasedTag(_CaptionRule):
                 continue
             fixed = ("@" if tag.has_at else "") + info.canonical
             yield Finding(
-                f"{tag.raw!r} is an alias of {info.canonical!r}",
+                f"'{tag.raw}' is an alias of '{info.canonical}'",
                 tag.span,
-                _fix(UNSAFE, f"write {fixed!r}", _replace(tag.span, fixed)),
+                _fix(UNSAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
             )
 
 
@@ -570,9 +570,9 @@ class RemovedTag(_CaptionRule):
             if info.status is not TagStatus.REMOVED:
                 continue
             explanation, first = _suggestion_text(ctx, tag.name)
-            fix = _fix(DISPLAY, f"write {first!r}", _replace(tag.span, first)) if first else None
+            fix = _fix(DISPLAY, f"write '{first}'", _replace(tag.span, first)) if first else None
             yield Finding(
-                f"{tag.raw!r} is deprecated or removed on Danbooru: {explanation}", tag.span, fix
+                f"'{tag.raw}' is deprecated or removed on Danbooru: {explanation}", tag.span, fix
             )
 
 
@@ -599,7 +599,7 @@ class ArtistWithoutAt(_CaptionRule):
             if tag.has_at or info.category is not Category.ARTIST:
                 continue
             yield Finding(
-                f"{tag.raw!r} is an artist: write '@{tag.raw}'",
+                f"'{tag.raw}' is an artist: write '@{tag.raw}'",
                 tag.span,
                 _fix(UNSAFE, "add '@'", Edit(start=tag.span[0], end=tag.span[0], content="@")),
             )
@@ -632,7 +632,7 @@ class AtOnNonArtist(_CaptionRule):
             while end < tag.span[1] and ctx.text[end] == " ":
                 end += 1
             yield Finding(
-                f"'@' on {tag.name!r}, which is a {category} tag",
+                f"'@' on '{tag.name}', which is a {category} tag",
                 tag.span,
                 _fix(UNSAFE, "remove '@'", Edit(start=tag.span[0], end=end, content="")),
             )
@@ -670,7 +670,7 @@ class ImpliedTag(_CaptionRule):
                 continue
             index, tag = found
             yield Finding(
-                f"{tag.raw!r} is implied by {redundancy.implied_by!r} "
+                f"'{tag.raw}' is implied by '{redundancy.implied_by}' "
                 f"({' ⇒ '.join(redundancy.chain)})",
                 tag.span,
                 _fix(UNSAFE, "remove the implied tag", _removal(ctx.caption.items, index)),
@@ -705,9 +705,9 @@ class WeightSyntax(_CaptionRule):
                 continue
             inner = ", ".join(_unwrap(item))
             yield Finding(
-                f"weight syntax {item.raw!r} in a training caption",
+                f"weight syntax '{item.raw}' in a training caption",
                 item.span,
-                _fix(UNSAFE, f"write {inner!r}", _replace(item.span, inner)),
+                _fix(UNSAFE, f"write '{inner}'", _replace(item.span, inner)),
             )
 
 
@@ -747,7 +747,7 @@ class PromptMarker(_CaptionRule):
                 what = "BREAK" if item.name == "break" else "keep-tokens separator '|||'"
                 yield Finding(f"{what} in a training caption", item.span)
             elif isinstance(item, Wildcard):
-                yield Finding(f"wildcard {item.raw!r} in a training caption", item.span)
+                yield Finding(f"wildcard '{item.raw}' in a training caption", item.span)
 
 
 _BAD_CHARS = re.compile(r"[{}~<^`\\]")
@@ -780,7 +780,7 @@ class UnsupportedCharacters(_CaptionRule):
             for match in _BAD_CHARS.finditer(item.raw):
                 start = item.span[0] + match.start()
                 yield Finding(
-                    f"{match.group()!r} is unknown to the T5 tokenizer", (start, start + 1)
+                    f"'{match.group()}' is unknown to the T5 tokenizer", (start, start + 1)
                 )
 
 
@@ -806,7 +806,7 @@ class CjkText(_CaptionRule):
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         for match in _CJK.finditer(ctx.text):
             yield Finding(
-                f"CJK text {match.group()!r} is unknown to the T5 tokenizer",
+                f"CJK text '{match.group()}' is unknown to the T5 tokenizer",
                 (match.start(), match.end()),
             )
 
@@ -910,9 +910,9 @@ class RatingWord(_CaptionRule):
             if target is None:
                 continue
             yield Finding(
-                f"{tag.raw!r} is an SDXL rating word: Anima's safety tag is {target!r}",
+                f"'{tag.raw}' is an SDXL rating word: Anima's safety tag is '{target}'",
                 tag.span,
-                _fix(UNSAFE, f"write {target!r}", _replace(tag.span, target)),
+                _fix(UNSAFE, f"write '{target}'", _replace(tag.span, target)),
             )
 
 
@@ -954,11 +954,11 @@ class ScoreVocabulary(_CaptionRule):
                 continue  # `score 7` is only an underscore problem
             target = f"score_{number}" if 1 <= number <= 9 else None
             if target is not None and target not in present:
-                fix = _fix(UNSAFE, f"write {target!r}", _replace(tag.span, target))
+                fix = _fix(UNSAFE, f"write '{target}'", _replace(tag.span, target))
             else:
                 fix = _fix(UNSAFE, "remove it", _removal(items, index))
             yield Finding(
-                f"{tag.raw!r} is not Anima vocabulary (score_1 … score_9 only)", tag.span, fix
+                f"'{tag.raw}' is not Anima vocabulary (score_1 … score_9 only)", tag.span, fix
             )
 
 
@@ -988,7 +988,7 @@ class QualityVocabulary(_CaptionRule):
             if tag.text in ("quality", "detailed"):
                 continue
             yield Finding(
-                f"{tag.raw!r} is not an Anima quality tag (masterpiece, best quality, "
+                f"'{tag.raw}' is not an Anima quality tag (masterpiece, best quality, "
                 "good quality, normal quality, low quality, worst quality)",
                 tag.span,
                 _fix(DISPLAY, "write 'best quality'", _replace(tag.span, "best quality")),
@@ -1018,7 +1018,7 @@ class YearTag(_CaptionRule):
         for index, tag in _top_tags(ctx):
             if tag.kind is Kind.YEAR:
                 yield Finding(
-                    f"{tag.raw!r} ties the LoRA to that era's style",
+                    f"'{tag.raw}' ties the LoRA to that era's style",
                     tag.span,
                     _fix(UNSAFE, "remove it", _removal(ctx.caption.items, index)),
                 )
@@ -1056,8 +1056,8 @@ class SectionOrder(_CaptionRule):
                 continue
             if highest is not None and tag.section.rank < highest.section.rank:
                 yield Finding(
-                    f"{tag.section.value} tag {tag.raw!r} after {highest.section.value} "
-                    f"tag {highest.raw!r}",
+                    f"{tag.section.value} tag '{tag.raw}' after {highest.section.value} "
+                    f"tag '{highest.raw}'",
                     tag.span,
                     self._reorder(ctx),
                 )
@@ -1142,7 +1142,7 @@ class AmbiguousPhrase(_CaptionRule):
         for phrase, reason in ctx.config.phrases.items():
             for match in re.finditer(rf"\b{re.escape(phrase.lower())}\b", lowered):
                 yield Finding(
-                    f"{text[match.start() : match.end()]!r}: {reason}", (match.start(), match.end())
+                    f"'{text[match.start() : match.end()]}': {reason}", (match.start(), match.end())
                 )
 
 

@@ -156,7 +156,7 @@ class InconsistentSpelling(Rule):
             for text, _ in others:
                 for caption in files[text]:
                     yield Finding(
-                        f"{text!r} is spelled {main!r} in {main_count} other caption(s)",
+                        f"'{text}' is spelled '{main}' in {main_count} other caption(s)",
                         path=caption.display,
                     )
 
@@ -203,7 +203,7 @@ class TriggerConsistency(Rule):
                 assert caption.caption is not None
                 if trigger not in {t.text for t in caption.caption.tags}:
                     yield Finding(
-                        f"{trigger!r} (in {counts[trigger]} of {len(captions)} captions, likely "
+                        f"'{trigger}' (in {counts[trigger]} of {len(captions)} captions, likely "
                         "the trigger) is missing; set `triggers` in the config to make this "
                         "an error",
                         path=caption.display,
@@ -263,7 +263,7 @@ class FilenameContradiction(Rule):
                 # The other file's own name should not claim the tag too (then both agree).
                 witness = others[0]
                 yield Finding(
-                    f"file name says {phrase!r} but the caption lacks it, while "
+                    f"file name says '{phrase}' but the caption lacks it, while "
                     f"{witness.display} has it: are the captions swapped?",
                     path=caption.display,
                 )
