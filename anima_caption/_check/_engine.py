@@ -17,6 +17,7 @@ from anima_caption._check._registry import Finding, Rule, all_rules
 from anima_caption._errors import CaptionDecodeError, UsageError, line_column
 from anima_caption._io import (
     CaptionFile,
+    decode_caption,
     encode_caption,
     newline_style,
     read_caption_file,
@@ -208,31 +209,32 @@ class Checker:
         return result
 
     # -- fixes ----------------------------------------------------------------------------
-    def _fix_file(
-        self,
-        ctx: CaptionContext,
-        diagnostics: list[Diagnostic],
-        unsafe: bool,
-        write: bool,
-        result: CheckResult,
-    ) -> tuple[CaptionContext, list[Diagnostic], int]:
-        assert ctx.file is not None
+    def fix_loop(
+        self, ctx: CaptionContext, diagnostics: list[Diagnostic], unsafe: bool
+    ) -> FixOutcome:
+        """Apply fixes pass by pass until none applies (or :data:`MAX_FIX_PASSES`).
+
+        Every pass re-parses and re-checks the text; a pass that would add a syntax error is
+        dropped, so fixing never makes a caption worse. Nothing is written here.
+        """
+        assert ctx.file is not None and ctx.caption is not None
         original = ctx.file
         text = original.text
+        errors_before = len(ctx.caption.errors)
         drop_bom = False
         resolved = 0
         for _ in range(MAX_FIX_PASSES):
             fixes = [d for d in diagnostics if _applicable(d, unsafe)]
             if not fixes:
                 break
-            drop_bom = drop_bom or any(d.code == "FL002" for d in fixes)
-            new_text, applied = apply_edits(text, fixes)
+            if any(d.code == "FL002" for d in fixes) and not drop_bom:
+                drop_bom = True
+                resolved += 1
+            new_text, applied = apply_edits(text, [d for d in fixes if d.fix and d.fix.edits])
             if new_text == text:
-                if applied:
-                    resolved += applied
                 break
             reparsed = parse(new_text, lookup=self.lookup, triggers=self.config.triggers)
-            if len(reparsed.errors) > len(ctx.caption.errors if ctx.caption else ()):
+            if len(reparsed.errors) > errors_before:
                 break  # a fix must never make the caption unparsable; keep the last good text
             resolved += applied
             text = new_text
@@ -245,18 +247,49 @@ class Checker:
                 caption=reparsed,
             )
             diagnostics = self.check_caption(ctx)
-        if text == original.text and not drop_bom:
-            return ctx, diagnostics, 0
         if drop_bom:
             diagnostics = [d for d in diagnostics if d.code != "FL002"]
-            resolved += 1 if text == original.text else 0
-        new_data = encode_caption(text, bom=original.bom and not drop_bom)
+        return FixOutcome(ctx, diagnostics, text, resolved, drop_bom)
+
+    def fix_text(self, text: str, *, unsafe: bool = False, name: str = "caption.txt") -> str:
+        """The fixed form of caption ``text`` (in memory; for scripts and tests)."""
+        path = Path(name)
+        ctx = CaptionContext(path=path, display=name, config=self.config, db=self.db)
+        ctx.file = decode_caption(text.encode("utf-8"), path)
+        ctx.caption = parse(text, lookup=self.lookup, triggers=self.config.triggers)
+        return self.fix_loop(ctx, self.check_caption(ctx), unsafe).text
+
+    def _fix_file(
+        self,
+        ctx: CaptionContext,
+        diagnostics: list[Diagnostic],
+        unsafe: bool,
+        write: bool,
+        result: CheckResult,
+    ) -> tuple[CaptionContext, list[Diagnostic], int]:
+        assert ctx.file is not None
+        original = ctx.file
+        outcome = self.fix_loop(ctx, diagnostics, unsafe)
+        new_data = encode_caption(outcome.text, bom=original.bom and not outcome.drop_bom)
         if new_data != original.data:
-            result.diffs.append(unified_diff(ctx.display, original.text, text, bom=drop_bom))
+            result.diffs.append(
+                unified_diff(ctx.display, original.text, outcome.text, bom=outcome.drop_bom)
+            )
             if write:
                 _write_if_unchanged(ctx.path, original.data, new_data)
             result.fixed_files.append(ctx.display)
-        return ctx, diagnostics, resolved
+        return outcome.ctx, outcome.diagnostics, outcome.resolved
+
+
+@dataclass
+class FixOutcome:
+    """The result of :meth:`Checker.fix_loop`."""
+
+    ctx: CaptionContext
+    diagnostics: list[Diagnostic]
+    text: str
+    resolved: int
+    drop_bom: bool
 
 
 def _applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
