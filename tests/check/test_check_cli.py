@@ -34,7 +34,9 @@ SEED = {
         "white background"
     ),
     "kanachan_bikini.txt": "kanachan, 1girl, solo, nude, from behind, white background",
-    "kanachan_nude.txt": "kanachan, 1girl, solo, bikini, pink bikini, from behind, white background",
+    "kanachan_nude.txt": (
+        "kanachan, 1girl, solo, bikini, pink bikini, from behind, white background"
+    ),
 }
 
 

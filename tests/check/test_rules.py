@@ -32,8 +32,7 @@ def _load_cases() -> list[Any]:
     for file in sorted(CASES_DIR.glob("*.yaml")):
         data = yaml.safe_load(file.read_text("utf-8"))
         for code, cases in data.items():
-            for case in cases:
-                params.append(pytest.param(code, case, id=f"{code}-{case['name']}"))
+            params.extend(pytest.param(code, c, id=f"{code}-{c['name']}") for c in cases)
     return params
 
 
