@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -602,3 +603,85 @@ def test_relative_root_for_relative_config(tmp_path: Path, monkeypatch: pytest.M
     loaded = load_config(Path("anima-caption.yaml"))
     assert loaded.root == tmp_path
     assert os.path.isabs(loaded.root)
+
+
+# -- the docs and the real rules -------------------------------------------------------------
+
+
+def docs_blocks(language: str) -> list[str]:
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_docs_config_examples_load_and_select_real_rules(tmp_path: Path) -> None:
+    yaml_block = next(b for b in docs_blocks("yaml") if b.startswith("# anima-caption.yaml"))
+    toml_block = next(b for b in docs_blocks("toml") if "[tool.anima-caption]" in b)
+    from_yaml = load_config(write(tmp_path / "y" / "anima-caption.yaml", yaml_block))
+    from_toml = load_config(write(tmp_path / "t" / "pyproject.toml", toml_block))
+    assert from_yaml.config == from_toml.config
+    # Every selector in the examples names real rules.
+    sel = RuleSelection.from_config(from_yaml.config, None, None, loaded=from_yaml)
+    ignored_for(tmp_path / "y" / "dataset" / "nsfw" / "a.txt", from_yaml)
+    from anima_caption._check._registry import get_rule
+
+    tg005, ps004, tg010 = get_rule("TG005"), get_rule("PS004"), get_rule("TG010")
+    assert tg005 is not None and ps004 is not None and tg010 is not None
+    assert sel.severity_of(tg005) is Severity.ERROR
+    assert not sel.enabled(ps004)
+    assert not sel.enabled(tg010)
+
+
+def test_default_selection_with_the_real_registry() -> None:
+    from anima_caption._check._registry import all_rules
+
+    rules = all_rules()
+    sel = RuleSelection.from_config(CheckConfig(), None, None)
+    assert all(sel.severity_of(rule) is rule.severity for rule in rules)
+    for rule in rules:  # every code, slug and CODE/slug resolves to exactly that rule
+        for selector in (rule.code, rule.slug, rule.name()):
+            only = RuleSelection.from_config(CheckConfig(select=[selector]), None, None)
+            assert [r.code for r in rules if only.enabled(r)] == [rule.code], selector
+
+
+def test_cli_reports_config_errors_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from anima_caption.cli import main
+
+    write(tmp_path / "anima-caption.yaml", "select: [TG]\nselct: [WS]\n")
+    write(tmp_path / "a.txt", "1girl, solo\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", ".", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "anima-caption.yaml:2: unknown setting 'selct' (did you mean 'select'?)" in err
+    assert "Traceback" not in err
+
+
+# -- pre-commit hooks ------------------------------------------------------------------------
+
+
+def test_pre_commit_hooks() -> None:
+    import shlex
+
+    import yaml
+
+    from anima_caption.cli import build_parser
+
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    by_id = {hook["id"]: hook for hook in hooks}
+    assert set(by_id) == {"anima-caption-check", "anima-caption-format", "anima-caption-dataset"}
+    for hook in hooks:
+        assert {"id", "name", "entry", "language"} <= set(hook)
+        assert hook["language"] == "python"
+        argv = shlex.split(hook["entry"])
+        assert argv[0] == "anima-caption"
+        # The entry's options exist: argparse accepts them with a file name appended.
+        build_parser().parse_args([*argv[1:], "dataset/a.txt"])
+    for hook_id in ("anima-caption-check", "anima-caption-format"):
+        files = re.compile(by_id[hook_id]["files"])
+        assert files.search("dataset/a.txt") and files.search("b.caption")
+        assert not files.search("a.png") and not files.search("a.txt.bak")
+    dataset = by_id["anima-caption-dataset"]
+    assert dataset["pass_filenames"] is False
+    assert "--select DS" in dataset["entry"]
+    assert "--ignore DS" in by_id["anima-caption-check"]["entry"]

@@ -583,3 +583,20 @@ def test_every_format_renders_and_unknown_format_is_a_usage_error() -> None:
         assert run(fmt)
     with pytest.raises(UsageError, match="unknown output format 'xml'"):
         run("xml")
+
+
+def test_sarif_with_every_real_rule_validates() -> None:
+    from anima_caption._check._registry import all_rules
+
+    rules = all_rules()
+    diagnostics = [
+        diag(rule, f"dataset/{rule.code.lower()}.txt", f"{rule.slug} found", CAPTION_A, (0, 5))
+        for rule in rules
+    ]
+    log = json.loads(run("sarif", diagnostics, rules=rules))
+    validate_sarif(log)
+    driver = log["runs"][0]["tool"]["driver"]
+    assert len(driver["rules"]) == len(rules)
+    assert all(r["fullDescription"]["text"] and r["helpUri"] for r in driver["rules"])
+    table = format_rules_table(rules)
+    assert all(rule.name() in table for rule in rules)
