@@ -84,23 +84,21 @@ class LoadedConfig:
         return f"{_display(self.path)}:{line}" if line else _display(self.path)
 
     @cached_property
-    def _exclude_patterns(self) -> tuple[_Glob, ...]:
-        return tuple(_Glob(p) for p in self.config.exclude)
+    def _exclude_globs(self) -> _GlobSet:
+        return _GlobSet(_Glob(p) for p in self.config.exclude)
 
     @cached_property
-    def _ignore_patterns(self) -> tuple[tuple[_Glob, tuple[str, ...]], ...]:
-        return tuple(
-            (_Glob(pattern), tuple(selectors))
-            for pattern, selectors in self.config.per_file_ignores.items()
-        )
+    def _ignore_globs(self) -> _GlobSet:
+        return _GlobSet(_Glob(p) for p in self.config.per_file_ignores)
 
     @cached_property
     def _ignore_cache(self) -> dict[str, frozenset[str]]:
         return {}
 
     @cached_property
-    def _abs_root(self) -> str:
-        return os.path.abspath(self.root)  # noqa: PTH100 - normalise without resolving links
+    def _root_prefix(self) -> str:
+        root = os.path.abspath(self.root)  # noqa: PTH100 - normalise without resolving links
+        return root if root.endswith(os.sep) else root + os.sep
 
 
 def find_config(start: Path) -> Path | None:
@@ -595,16 +593,53 @@ class _Glob:
 
     def matches(self, rel: str) -> bool:
         """Whether the posix path ``rel`` (relative to the root) or a folder above it matches."""
-        parts = rel.split("/")
-        if self.anchored:
-            for end in range(1, len(parts) + 1):
-                if self.dir_only and end == len(parts):
-                    break
-                if self.regex.fullmatch("/".join(parts[:end])):
-                    return True
+        folder, _, name = rel.rpartition("/")
+        return self.matches_folder(folder) or self.matches_file(rel, name)
+
+    def matches_folder(self, folder: str) -> bool:
+        """Whether the folder ``folder`` (posix, relative; '' for the root) or one above it
+        matches."""
+        if not folder:
             return False
-        candidates = parts[:-1] if self.dir_only else parts
-        return any(self.regex.fullmatch(part) for part in candidates)
+        parts = folder.split("/")
+        if self.anchored:
+            return any(
+                self.regex.fullmatch("/".join(parts[:end])) for end in range(1, len(parts) + 1)
+            )
+        return any(self.regex.fullmatch(part) for part in parts)
+
+    def matches_file(self, rel: str, name: str) -> bool:
+        """Whether the path itself (not a folder above it) matches."""
+        if self.dir_only:
+            return False
+        return bool(self.regex.fullmatch(rel if self.anchored else name))
+
+
+class _GlobSet:
+    """Globs tested together, remembering the folder part per folder (files of one folder
+    share it), so a large dataset costs one regex test per glob and file."""
+
+    def __init__(self, globs: Iterable[_Glob]) -> None:
+        self.globs = tuple(globs)
+        self._folders: dict[str, tuple[bool, ...]] = {}
+
+    def hits(self, rel: str | None, name: str) -> list[bool]:
+        """Which globs match: ``rel`` is the posix path relative to the root (None when the
+        path is outside it: then only name patterns apply), ``name`` its last component."""
+        if rel is None:
+            return [
+                not g.anchored and not g.dir_only and bool(g.regex.fullmatch(name))
+                for g in self.globs
+            ]
+        folder = rel.rpartition("/")[0]
+        in_folder = self._folders.get(folder)
+        if in_folder is None:
+            in_folder = tuple(g.matches_folder(folder) for g in self.globs)
+            self._folders[folder] = in_folder
+        return [
+            hit or glob.matches_file(rel, name)
+            for hit, glob in zip(in_folder, self.globs, strict=True)
+        ]
 
 
 def _glob_regex(pattern: str) -> str:
@@ -647,23 +682,21 @@ def _glob_regex(pattern: str) -> str:
 
 
 def _relative(path: Path | str, loaded: LoadedConfig) -> str | None:
-    rel = os.path.relpath(path, loaded._abs_root)
-    if rel == os.curdir or rel.startswith(os.pardir + os.sep) or rel == os.pardir:
+    """``path`` relative to the config root, posix-style; None when it is not below it."""
+    text = os.path.abspath(path)  # noqa: PTH100 - str paths: faster for large datasets
+    prefix = loaded._root_prefix
+    if not text.startswith(prefix) or len(text) == len(prefix):
         return None
-    return rel.replace(os.sep, "/")
+    rel = text[len(prefix) :]
+    return rel if os.sep == "/" else rel.replace(os.sep, "/")
 
 
 def is_excluded(path: Path | str, loaded: LoadedConfig) -> bool:
     """Whether ``path`` (a file or folder) matches an ``exclude`` glob of the config."""
-    patterns = loaded._exclude_patterns
-    if not patterns:
+    globs = loaded._exclude_globs
+    if not globs.globs:
         return False
-    rel = _relative(path, loaded)
-    if rel is None:
-        # Outside the root: only name patterns (no '/') can apply.
-        name_only = Path(path).name
-        return any(not g.anchored and g.regex.fullmatch(name_only) for g in patterns)
-    return any(g.matches(rel) for g in patterns)
+    return any(globs.hits(_relative(path, loaded), os.path.basename(path)))  # noqa: PTH119
 
 
 def ignored_for(
@@ -674,21 +707,16 @@ def ignored_for(
     Selectors are resolved like ``ignore`` (codes, slugs, prefixes, ``ALL``); ``rules``
     defaults to every registered rule. Unknown selectors raise :class:`UsageError`.
     """
-    patterns = loaded._ignore_patterns
-    if not patterns:
+    globs = loaded._ignore_globs
+    if not globs.globs:
         return frozenset()
-    rel = _relative(path, loaded)
-    name = Path(path).name
-    ignored: set[str] = set()
-    for glob, selectors in patterns:
-        hit = (
-            glob.matches(rel)
-            if rel is not None
-            else (not glob.anchored and bool(glob.regex.fullmatch(name)))
-        )
+    hits = globs.hits(_relative(path, loaded), os.path.basename(path))  # noqa: PTH119
+    ignored: frozenset[str] = frozenset()
+    for hit, glob in zip(hits, globs.globs, strict=True):
         if hit:
+            selectors = tuple(loaded.config.per_file_ignores[glob.pattern])
             ignored |= _resolve_ignores(loaded, glob.pattern, selectors, rules)
-    return frozenset(ignored)
+    return ignored
 
 
 def _resolve_ignores(
