@@ -19,7 +19,7 @@ from typing import Literal
 from anima_caption._errors import CaptionSyntaxError
 from anima_caption._kinds import Section
 from anima_caption._lookup import TagLookup
-from anima_caption._model import Group, Item, Marker, Sentence, Tag, Wildcard
+from anima_caption._model import Caption, Group, Item, Marker, Sentence, Tag, Wildcard
 from anima_caption._parse import parse
 
 SentencePlacement = Literal["keep", "end", "after-character"]
@@ -57,10 +57,34 @@ def format(
     unclosed bracket, a control character): its canonical form is not defined.
     """
     caption = parse(text, lookup=lookup, triggers=triggers)
+    formatted = format_caption(caption, sentences=sentences, sort=sort, dedupe=dedupe)
+    header = caption.header
+    if header is not None and header.title and formatted.endswith("\n"):
+        # Without a body the title line is the body (the grammar only calls a line a title
+        # when text follows it), so format it as one.
+        return format(
+            f"{header.dataset}\n{header.title}",
+            lookup=lookup,
+            triggers=triggers,
+            sentences=sentences,
+            sort=sort,
+            dedupe=dedupe,
+        )
+    return formatted
+
+
+def format_caption(
+    caption: Caption,
+    *,
+    sentences: SentencePlacement = "keep",
+    sort: bool = True,
+    dedupe: bool = True,
+) -> str:
+    """The canonical form of an already parsed caption (see :func:`format`)."""
     errors = caption.errors
     if errors:
         first = errors[0]
-        raise CaptionSyntaxError(first.message, text, first.error_span)
+        raise CaptionSyntaxError(first.message, caption.to_text(), first.error_span)
 
     segments: list[list[Item]] = [[]]
     markers: list[str] = []
@@ -82,17 +106,6 @@ def format(
             body_text = f"{body_text}{glue}{body}"
     if caption.header is not None:
         header = caption.header
-        if not body_text and header.title:
-            # Without a body the title line is the body (the grammar only calls a line a
-            # title when text follows it), so format it as one.
-            return format(
-                f"{header.dataset}\n{header.title}",
-                lookup=lookup,
-                triggers=triggers,
-                sentences=sentences,
-                sort=sort,
-                dedupe=dedupe,
-            )
         lines = [header.dataset] + ([header.title.strip()] if header.title else [])
         return "\n".join([*lines, body_text])
     return body_text

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from anima_caption._check._config import CheckConfig
 from anima_caption._errors import CaptionDecodeError
 from anima_caption._io import CaptionFile
+from anima_caption._kinds import Kind
 from anima_caption._model import Caption
 
 if TYPE_CHECKING:
@@ -59,11 +60,43 @@ class CaptionContext:
         return self._infos
 
 
+@dataclass(frozen=True)
+class TagSummary:
+    """What dataset rules need of one tag."""
+
+    text: str
+    name: str
+    kind: Kind
+    kaomoji: bool
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One caption file as dataset rules see it (small enough to send between processes).
+
+    ``tags`` / ``sentences`` are None when the file could not be decoded.
+    """
+
+    path: Path
+    display: str
+    tags: tuple[TagSummary, ...] | None
+    sentences: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, ctx: CaptionContext) -> DatasetEntry:
+        """The entry of a checked caption."""
+        if ctx.caption is None:
+            return cls(ctx.path, ctx.display, None)
+        tags = tuple(TagSummary(t.text, t.name, t.kind, t.kaomoji) for t in ctx.caption.tags)
+        sentences = tuple(s.text for s in ctx.caption.sentences)
+        return cls(ctx.path, ctx.display, tags, sentences)
+
+
 @dataclass
 class DatasetContext:
     """Every caption file checked, plus the images found beside them."""
 
-    captions: list[CaptionContext]
+    captions: list[DatasetEntry]
     images: list[Path] = field(default_factory=list)
     roots: list[Path] = field(default_factory=list)
     config: CheckConfig = field(default_factory=CheckConfig)

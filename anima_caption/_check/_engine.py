@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anima_caption._check._configfile import LoadedConfig, RuleSelection, ignored_for, is_excluded
-from anima_caption._check._context import CaptionContext, DatasetContext
+from anima_caption._check._context import CaptionContext, DatasetContext, DatasetEntry
 from anima_caption._check._diagnostic import Applicability, Diagnostic, Edit, Severity
 from anima_caption._check._registry import Finding, Rule, all_rules
 from anima_caption._errors import CaptionDecodeError, UsageError, line_column
@@ -27,6 +27,10 @@ from anima_caption._parse import parse
 
 if TYPE_CHECKING:
     from anima_caption._tagdb import TagDB
+
+#: Datasets with at least this many files are checked in worker processes by default.
+PARALLEL_THRESHOLD = 4000
+_CHUNK = 1000
 
 #: Fix passes per file; each pass re-parses and re-checks (ruff caps at 100; captions
 #: settle in two or three).
@@ -79,6 +83,7 @@ class Checker:
                 continue
             self.active.append(_Active(rule_cls(), severity))
         self.lookup = db if has_db else None
+        self._selection = selection
 
     # -- files ----------------------------------------------------------------------------
     def collect(self, paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
@@ -181,32 +186,86 @@ class Checker:
         fix: bool = False,
         unsafe_fixes: bool = False,
         write: bool = True,
+        jobs: int = 0,
         progress: Callable[[int, int], None] | None = None,
     ) -> CheckResult:
-        """Check ``paths``; with ``fix``, apply fixes (written unless ``write`` is False)."""
+        """Check ``paths``; with ``fix``, apply fixes (written unless ``write`` is False).
+
+        ``jobs``: worker processes (0 = automatic: one per core for datasets of
+        :data:`PARALLEL_THRESHOLD` files or more, else none). Output order is stable
+        (sorted by path and position) whatever the number of workers.
+        """
         caption_paths, images = self.collect(paths)
         result = CheckResult(files=len(caption_paths))
-        contexts: list[CaptionContext] = []
-        total = len(caption_paths)
-        for number, path in enumerate(caption_paths, 1):
-            ctx = self.context(path)
-            diagnostics = self.check_caption(ctx)
-            if fix and ctx.caption is not None and ctx.file is not None:
-                ctx, diagnostics, resolved = self._fix_file(
-                    ctx, diagnostics, unsafe_fixes, write, result
-                )
-                result.fixed += resolved
-            result.diagnostics.extend(diagnostics)
-            result.sources[ctx.display] = ctx.text
-            contexts.append(ctx)
-            if progress is not None:
-                progress(number, total)
+        options = (fix, unsafe_fixes, write)
+        workers = _worker_count(jobs, len(caption_paths))
+        if workers > 1:
+            outcomes: Iterable[FileOutcome] = self._run_parallel(
+                caption_paths, options, workers, progress
+            )
+        else:
+            outcomes = self._run_serial(caption_paths, options, progress)
+        entries: list[DatasetEntry] = []
+        for outcome in outcomes:
+            result.diagnostics.extend(outcome.diagnostics)
+            result.sources[outcome.entry.display] = outcome.text
+            result.fixed += outcome.resolved
+            if outcome.diff:
+                result.diffs.append(outcome.diff)
+                result.fixed_files.append(outcome.entry.display)
+            entries.append(outcome.entry)
         dataset = DatasetContext(
-            captions=contexts, images=images, config=self.config, db=self.lookup
+            captions=entries, images=images, config=self.config, db=self.lookup
         )
         result.diagnostics.extend(self.check_dataset(dataset))
         result.diagnostics.sort(key=Diagnostic.sort_key)
+        result.diffs.sort()
         return result
+
+    def check_file(self, path: Path, fix: bool, unsafe: bool, write: bool) -> FileOutcome:
+        """Check (and fix) one caption file."""
+        ctx = self.context(path)
+        diagnostics = self.check_caption(ctx)
+        resolved = 0
+        diff = ""
+        if fix and ctx.caption is not None and ctx.file is not None:
+            ctx, diagnostics, resolved, diff = self._fix_file(ctx, diagnostics, unsafe, write)
+        return FileOutcome(DatasetEntry.of(ctx), ctx.text, diagnostics, resolved, diff)
+
+    def _run_serial(
+        self,
+        paths: list[Path],
+        options: tuple[bool, bool, bool],
+        progress: Callable[[int, int], None] | None,
+    ) -> Iterator[FileOutcome]:
+        total = len(paths)
+        for number, path in enumerate(paths, 1):
+            yield self.check_file(path, *options)
+            if progress is not None:
+                progress(number, total)
+
+    def _run_parallel(
+        self,
+        paths: list[Path],
+        options: tuple[bool, bool, bool],
+        workers: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> Iterator[FileOutcome]:
+        from concurrent.futures import ProcessPoolExecutor
+
+        db_path = self.db.path if self.db is not None and self.db.has_danbooru_data else None
+        chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+        done = 0
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            initializer=_worker_init,
+            initargs=(self.loaded, db_path, self._selection),
+        ) as pool:
+            for outcomes in pool.map(_worker_run, [(chunk, options) for chunk in chunks]):
+                yield from outcomes
+                done += len(outcomes)
+                if progress is not None:
+                    progress(done, len(paths))
 
     # -- fixes ----------------------------------------------------------------------------
     def fix_loop(
@@ -265,20 +324,28 @@ class Checker:
         diagnostics: list[Diagnostic],
         unsafe: bool,
         write: bool,
-        result: CheckResult,
-    ) -> tuple[CaptionContext, list[Diagnostic], int]:
+    ) -> tuple[CaptionContext, list[Diagnostic], int, str]:
         assert ctx.file is not None
         original = ctx.file
         outcome = self.fix_loop(ctx, diagnostics, unsafe)
         new_data = encode_caption(outcome.text, bom=original.bom and not outcome.drop_bom)
+        diff = ""
         if new_data != original.data:
-            result.diffs.append(
-                unified_diff(ctx.display, original.text, outcome.text, bom=outcome.drop_bom)
-            )
+            diff = unified_diff(ctx.display, original.text, outcome.text, bom=outcome.drop_bom)
             if write:
                 _write_if_unchanged(ctx.path, original.data, new_data)
-            result.fixed_files.append(ctx.display)
-        return outcome.ctx, outcome.diagnostics, outcome.resolved
+        return outcome.ctx, outcome.diagnostics, outcome.resolved, diff
+
+
+@dataclass
+class FileOutcome:
+    """One file's result, as returned by worker processes too."""
+
+    entry: DatasetEntry
+    text: str
+    diagnostics: list[Diagnostic]
+    resolved: int
+    diff: str
 
 
 @dataclass
@@ -375,3 +442,28 @@ def _display(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _worker_count(jobs: int, files: int) -> int:
+    if jobs > 0:
+        return jobs
+    if files < PARALLEL_THRESHOLD:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+_WORKER: Checker | None = None
+
+
+def _worker_init(loaded: LoadedConfig, db_path: Path | None, selection: RuleSelection) -> None:
+    global _WORKER
+    from anima_caption._tagdb import TagDB
+
+    db = TagDB.open(db_path) if db_path is not None else None
+    _WORKER = Checker(loaded, db, selection)
+
+
+def _worker_run(task: tuple[list[Path], tuple[bool, bool, bool]]) -> list[FileOutcome]:
+    assert _WORKER is not None
+    paths, options = task
+    return [_WORKER.check_file(path, *options) for path in paths]

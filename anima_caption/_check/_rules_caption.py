@@ -1067,18 +1067,13 @@ class SectionOrder(_CaptionRule):
 
     @staticmethod
     def _reorder(ctx: CaptionContext) -> Fix | None:
-        from anima_caption._format import format as format_caption
+        from anima_caption._format import format_caption
 
         caption = ctx.caption
         assert caption is not None
         body_start = len(caption.header.raw) if caption.header else 0
         text = ctx.text
-        try:
-            ordered = format_caption(
-                text, lookup=ctx.db, triggers=ctx.config.triggers, dedupe=False
-            )
-        except ValueError:
-            return None
+        ordered = format_caption(caption, dedupe=False)
         if caption.header is not None:
             ordered = ordered.split("\n", 2 if caption.header.title else 1)[-1]
         end = len(text.rstrip("\r\n"))

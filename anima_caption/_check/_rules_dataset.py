@@ -13,7 +13,7 @@ from anima_caption._check._registry import Finding, Rule
 from anima_caption._kinds import Kind
 
 if TYPE_CHECKING:
-    from anima_caption._check._context import CaptionContext, DatasetContext
+    from anima_caption._check._context import DatasetContext, DatasetEntry
 
 
 def _stem_key(path: Path) -> Path:
@@ -91,14 +91,11 @@ class DuplicateCaption(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        first: dict[tuple[object, ...], CaptionContext] = {}
+        first: dict[tuple[object, ...], DatasetEntry] = {}
         for caption in ctx.captions:
-            if caption.caption is None or not caption.text.strip():
+            if not caption.tags and not caption.sentences:
                 continue
-            key = (
-                tuple(sorted({t.text for t in caption.caption.tags})),
-                tuple(s.text for s in caption.caption.sentences),
-            )
+            key = (tuple(sorted({t.text for t in caption.tags or ()})), caption.sentences)
             original = first.setdefault(key, caption)
             if original is not caption:
                 yield Finding(f"same caption as {original.display}", path=caption.display)
@@ -130,12 +127,12 @@ class InconsistentSpelling(Rule):
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
         spellings: dict[str, Counter[str]] = defaultdict(Counter)
-        files: dict[str, list[CaptionContext]] = defaultdict(list)
+        files: dict[str, list[DatasetEntry]] = defaultdict(list)
         canonical: dict[str, str] = {}
         for caption in ctx.captions:
-            if caption.caption is None:
+            if caption.tags is None:
                 continue
-            for tag in {t.text: t for t in caption.caption.tags if not t.kaomoji}.values():
+            for tag in {t.text: t for t in caption.tags if not t.kaomoji}.values():
                 key = _squash(tag.name)
                 spellings[key][tag.text] += 1
                 files[tag.text].append(caption)
@@ -181,15 +178,13 @@ class TriggerConsistency(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        captions = [c for c in ctx.captions if c.caption is not None and c.caption.tags]
+        captions = [c for c in ctx.captions if c.tags]
         if ctx.config.triggers or len(captions) < 3:
             return
+        has_db = ctx.db is not None and ctx.db.has_danbooru_data
         counts: Counter[str] = Counter()
         for caption in captions:
-            assert caption.caption is not None
-            counts.update(
-                {t.text for t in caption.caption.tags if _may_be_trigger(caption, t.kind)}
-            )
+            counts.update({t.text for t in caption.tags or () if _may_be_trigger(has_db, t.kind)})
         if not counts:
             return
         candidates = [
@@ -200,8 +195,7 @@ class TriggerConsistency(Rule):
             candidates = [t for t, i in zip(candidates, infos, strict=True) if not i.known]
         for trigger in candidates:
             for caption in captions:
-                assert caption.caption is not None
-                if trigger not in {t.text for t in caption.caption.tags}:
+                if trigger not in {t.text for t in caption.tags or ()}:
                     yield Finding(
                         f"'{trigger}' (in {counts[trigger]} of {len(captions)} captions, likely "
                         "the trigger) is missing; set `triggers` in the config to make this "
@@ -210,10 +204,10 @@ class TriggerConsistency(Rule):
                     )
 
 
-def _may_be_trigger(caption: CaptionContext, kind: Kind) -> bool:
-    return kind in (Kind.UNKNOWN, Kind.CHARACTER, Kind.TRIGGER, Kind.GENERAL) and not (
-        caption.db is not None and caption.db.has_danbooru_data and kind is Kind.GENERAL
-    )
+def _may_be_trigger(has_db: bool, kind: Kind) -> bool:
+    if kind in (Kind.UNKNOWN, Kind.CHARACTER, Kind.TRIGGER):
+        return True
+    return kind is Kind.GENERAL and not has_db
 
 
 _WORDS = re.compile(r"[a-z]+")
@@ -240,11 +234,11 @@ class FilenameContradiction(Rule):
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
         tags_of: dict[Path, set[str]] = {}
-        holders: dict[str, list[CaptionContext]] = defaultdict(list)
+        holders: dict[str, list[DatasetEntry]] = defaultdict(list)
         for caption in ctx.captions:
-            if caption.caption is None:
+            if caption.tags is None:
                 continue
-            names = {t.name for t in caption.caption.tags}
+            names = {t.name for t in caption.tags}
             tags_of[caption.path] = names
             for name in names:
                 holders[name].append(caption)
