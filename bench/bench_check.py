@@ -70,7 +70,9 @@ def main() -> None:
         from anima_caption._tagdb import TagDB
 
         loaded = config_for(dataset, None)
-        checker = Checker(loaded, TagDB.open(db), RuleSelection.from_config(loaded.config, None, None))
+        checker = Checker(
+            loaded, TagDB.open(db), RuleSelection.from_config(loaded.config, None, None)
+        )
         start = time.perf_counter()
         result = checker.run([str(dataset)], jobs=args.jobs)
         elapsed = time.perf_counter() - start
@@ -92,9 +94,21 @@ def main() -> None:
         for _ in range(5):
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "anima_caption", "check", str(small), "--db", str(db),
-                 "--exit-zero", "--format", "concise", "--no-progress"],
-                check=True, capture_output=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "anima_caption",
+                    "check",
+                    str(small),
+                    "--db",
+                    str(db),
+                    "--exit-zero",
+                    "--format",
+                    "concise",
+                    "--no-progress",
+                ],
+                check=True,
+                capture_output=True,
             )
             runs.append(time.perf_counter() - start)
         print(f"cold check of 53 files: {min(runs) * 1000:.0f} ms best of 5 (target 400 ms)")
