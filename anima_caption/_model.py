@@ -12,7 +12,8 @@ Spans are ``(start, end)`` offsets in code points of the whole caption text.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from functools import cached_property
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +22,7 @@ from anima_caption._kinds import Kind, Section
 from anima_caption._normalize import tag_name
 
 Span = tuple[int, int]
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Node(BaseModel):
@@ -148,9 +150,9 @@ class Caption(BaseModel):
             parts.append(item.trail)
         return "".join(parts)
 
-    @property
+    @cached_property
     def tags(self) -> tuple[Tag, ...]:
-        """Every tag in order, including tags inside weight groups."""
+        """Every tag in order, including tags inside weight groups (computed once)."""
         return tuple(_walk_tags(self.items))
 
     @property
@@ -217,6 +219,23 @@ _set = object.__setattr__
 
 
 _ORDER: dict[type[BaseModel], tuple[str, ...]] = {cls: tuple(cls.model_fields) for cls in _DEFAULTS}
+
+
+def trusted(cls: type[_M], values: dict[str, object]) -> _M:
+    """Build a model from values the library made itself, skipping re-validation.
+
+    Only for values already of the right types (tests prove equality with validation for
+    every use); user input always goes through normal validation.
+    """
+    if cls not in _ORDER:
+        _ORDER[cls] = tuple(cls.model_fields)
+        _DEFAULTS[cls] = {
+            name: field.default
+            for name, field in cls.model_fields.items()
+            if not field.is_required()
+        }
+        _FIELDS[cls] = frozenset(cls.model_fields)
+    return _trusted(cls, values)  # type: ignore[return-value]
 
 
 def _trusted(cls: type[BaseModel], values: dict[str, object]) -> BaseModel:

@@ -207,7 +207,7 @@ def _run_check(args: argparse.Namespace) -> int:
             loaded, config=loaded.config.model_copy(update={"triggers": merged})
         )
     selection = RuleSelection.from_config(
-        loaded.config, _split_codes(args.select), _split_codes(args.ignore)
+        loaded.config, _split_codes(args.select), _split_codes(args.ignore), loaded=loaded
     )
     db = _check_db(args)
     checker = Checker(loaded, db, selection)
@@ -310,7 +310,7 @@ def _run_rules(args: argparse.Namespace) -> int:
     from anima_caption._check._output import format_rules_table
     from anima_caption._check._registry import all_rules
 
-    sys.stdout.write(format_rules_table(all_rules()) + "\n")
+    sys.stdout.write(format_rules_table(all_rules()))
     return 0
 
 
@@ -321,7 +321,7 @@ def _run_rule(args: argparse.Namespace) -> int:
     rule = get_rule(args.code)
     if rule is None:
         raise UsageError(f"no rule {args.code!r}; 'anima-caption rules' lists them")
-    sys.stdout.write(format_rule_doc(rule) + "\n")
+    sys.stdout.write(format_rule_doc(rule))
     return 0
 
 

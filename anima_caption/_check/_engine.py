@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,6 +24,7 @@ from anima_caption._io import (
     read_caption_file,
     write_atomic,
 )
+from anima_caption._model import trusted
 from anima_caption._parse import parse
 
 if TYPE_CHECKING:
@@ -163,19 +165,22 @@ class Checker:
         if finding.span is not None:
             line, column = line_column(text, finding.span[0])
             end_line, end_column = line_column(text, finding.span[1])
-        return Diagnostic(
-            code=rule.code,
-            slug=rule.slug,
-            severity=severity,
-            message=finding.message,
-            path=path,
-            line=line,
-            column=column,
-            end_line=end_line,
-            end_column=end_column,
-            span=finding.span,
-            fix=finding.fix,
-            url=rule.url(),
+        return trusted(
+            Diagnostic,
+            {
+                "code": rule.code,
+                "slug": rule.slug,
+                "severity": severity,
+                "message": finding.message,
+                "path": path,
+                "line": line,
+                "column": column,
+                "end_line": end_line,
+                "end_column": end_column,
+                "span": finding.span,
+                "fix": finding.fix,
+                "url": rule.url(),
+            },
         )
 
     # -- the whole run --------------------------------------------------------------------
@@ -197,6 +202,29 @@ class Checker:
         """
         caption_paths, images = self.collect(paths)
         result = CheckResult(files=len(caption_paths))
+        # Large runs keep many small objects alive; full collections would rescan them all
+        # every few thousand allocations. Collect young objects only while checking.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(50_000, 1000, 1000)
+        try:
+            self._collect_outcomes(
+                caption_paths, images, result, fix, unsafe_fixes, write, jobs, progress
+            )
+        finally:
+            gc.set_threshold(*thresholds)
+        return result
+
+    def _collect_outcomes(
+        self,
+        caption_paths: list[Path],
+        images: list[Path],
+        result: CheckResult,
+        fix: bool,
+        unsafe_fixes: bool,
+        write: bool,
+        jobs: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
         options = (fix, unsafe_fixes, write)
         workers = _worker_count(jobs, len(caption_paths))
         if workers > 1:
@@ -220,7 +248,6 @@ class Checker:
         result.diagnostics.extend(self.check_dataset(dataset))
         result.diagnostics.sort(key=Diagnostic.sort_key)
         result.diffs.sort()
-        return result
 
     def check_file(self, path: Path, fix: bool, unsafe: bool, write: bool) -> FileOutcome:
         """Check (and fix) one caption file."""

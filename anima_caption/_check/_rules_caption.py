@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from anima_caption._check._diagnostic import Applicability, Edit, Fix, Severity
 from anima_caption._check._registry import Finding, Rule
 from anima_caption._kinds import Category, Kind
-from anima_caption._model import Group, Item, Marker, Sentence, Tag, Wildcard
+from anima_caption._model import Group, Item, Marker, Sentence, Tag, Wildcard, trusted
 from anima_caption._normalize import db_key, tag_name
 from anima_caption._vocab import vocabulary
 
@@ -29,11 +29,11 @@ DISPLAY = Applicability.DISPLAY_ONLY
 
 
 def _fix(applicability: Applicability, message: str, *edits: Edit) -> Fix:
-    return Fix(applicability=applicability, message=message, edits=tuple(edits))
+    return trusted(Fix, {"applicability": applicability, "message": message, "edits": edits})
 
 
 def _replace(span: tuple[int, int], content: str) -> Edit:
-    return Edit(start=span[0], end=span[1], content=content)
+    return trusted(Edit, {"start": span[0], "end": span[1], "content": content})
 
 
 def _removal(items: tuple[Item, ...], index: int) -> Edit:

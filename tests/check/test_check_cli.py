@@ -258,3 +258,19 @@ def test_safe_fixes_keep_the_tag_meaning(text: str) -> None:
     before = {t.text for t in anima_caption.parse(text).tags}
     after = {t.text for t in anima_caption.parse(fixed).tags}
     assert after == before
+
+
+def test_diagnostics_equal_their_validated_form(seed_dataset: Path, db_path: str) -> None:
+    """Rules build diagnostics without re-validation; prove they are what validation builds."""
+    from anima_caption._check._configfile import config_for
+    from anima_caption._check._diagnostic import Diagnostic
+    from anima_caption._tagdb import TagDB
+
+    loaded = config_for(seed_dataset, None)
+    checker = Checker(
+        loaded, TagDB.open(db_path), RuleSelection.from_config(loaded.config, None, None)
+    )
+    result = checker.run([str(seed_dataset)])
+    assert len(result.diagnostics) > 10
+    for diagnostic in result.diagnostics:
+        assert Diagnostic.model_validate(diagnostic.model_dump()) == diagnostic
