@@ -23,3 +23,32 @@ def require_shared(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"real data not found at {path} (expected ../shared beside the checkout)")
     return path
+
+
+#: The files of ``../shared/data/tags`` that the full real tag database is built from.
+REAL_TAGDB_FILES = {
+    "tags": ("danbooru_tags_full_2025-09-24.csv", "danbooru.csv"),
+    "aliases": ("danbooru_aliases.csv",),
+    "implications": ("danbooru_implications.csv",),
+}
+
+
+@pytest.fixture(scope="session")
+def real_tagdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The FULL real tag database, built once per test session (≈ 7 s, ≈ 95 MB).
+
+    Danbooru's complete tag list of 2025-09-24 plus the tagcomplete list, aliases and
+    implications from ``../shared/data/tags``. Skips (with the reason) when that data is
+    absent. Read-only by convention: copy it before damaging it.
+    """
+    from anima_caption._tagdb import build_database
+
+    files = {
+        kind: [require_shared(TAG_DATA / name) for name in names]
+        for kind, names in REAL_TAGDB_FILES.items()
+    }
+    target = tmp_path_factory.mktemp("tagdb") / "danbooru-tags.sqlite"
+    build_database(
+        target, files["tags"], aliases=files["aliases"], implications=files["implications"]
+    )
+    return target

@@ -53,10 +53,28 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
         conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as error:
         conn.close()
-        raise TagDBFormatError(
-            f"{path}: corrupted tag database ({error}); {REBUILD_HINT}"
-        ) from error
+        raise read_error(path, error) from error
     except TagDBFormatError:
         conn.close()
         raise
     return conn
+
+
+#: SQLite's primary result codes that mean "the file's contents are damaged".
+_CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def read_error(path: Path, error: sqlite3.DatabaseError) -> TagDBFormatError:
+    """The one-line error for an SQLite error met while reading the database at ``path``.
+
+    Files are checked when opened, but damage deeper in the file only shows when a query
+    reaches it (``database disk image is malformed``).
+    """
+    detail = " ".join(str(error).split()) or type(error).__name__
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF not in _CORRUPT_CODES:
+        return TagDBFormatError(
+            f"{path}: cannot read the tag database ({detail}); if the file is damaged, "
+            f"{REBUILD_HINT}"
+        )
+    return TagDBFormatError(f"{path}: corrupted tag database ({detail}); {REBUILD_HINT}")

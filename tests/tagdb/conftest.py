@@ -1,4 +1,8 @@
-"""Fixtures for the tag-database tests: the real Danbooru data, built once per session."""
+"""Fixtures for the tag-database tests.
+
+The full real database comes from ``real_tagdb_path`` (``tests/conftest.py``), built once
+per test session and shared with the other test folders.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from anima_caption._tagdb import BuildResult, TagDB, build_database
+from anima_caption._tagdb import TagDB
 
 REPO = Path(__file__).resolve().parents[2]
 TAG_DATA = REPO / ".." / "shared" / "data" / "tags"
@@ -25,18 +29,6 @@ def data_file(name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_build(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
-    """The FULL real database (925k tags + tagcomplete list + aliases + implications)."""
-    target = tmp_path_factory.mktemp("tagdb") / "danbooru-tags.sqlite"
-    return build_database(
-        target,
-        [data_file(FULL), data_file(TAGCOMPLETE)],
-        aliases=[data_file(ALIASES)],
-        implications=[data_file(IMPLICATIONS)],
-    )
-
-
-@pytest.fixture(scope="session")
-def real_db(real_build: BuildResult) -> TagDB:
+def real_db(real_tagdb_path: Path) -> TagDB:
     """The real database, opened once."""
-    return TagDB.open(real_build.path)
+    return TagDB.open(real_tagdb_path)

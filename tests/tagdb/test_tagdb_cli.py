@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from conftest import ALIASES, TAGCOMPLETE, data_file
 
-from anima_caption._tagdb import BuildResult
 from anima_caption.cli import main
 
 
 def test_lookup_text_and_exit_codes(
-    real_build: BuildResult, capsys: pytest.CaptureFixture[str]
+    real_tagdb_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = str(real_build.path)
+    db = str(real_tagdb_path)
     assert main(["tagdb", "lookup", "--db", db, "side_ponytail", "twin tails", "masterpiece"]) == 0
     out = capsys.readouterr().out
     assert "side_ponytail: known (tag)" in out and "canonical:  twintails" in out
@@ -24,12 +23,12 @@ def test_lookup_text_and_exit_codes(
     assert "NOT A TAG" in out and "try:        side ponytail" in out
 
 
-def test_lookup_json(real_build: BuildResult, capsys: pytest.CaptureFixture[str]) -> None:
+def test_lookup_json(real_tagdb_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         [
             "tagdb",
             "--db",
-            str(real_build.path),
+            str(real_tagdb_path),
             "lookup",
             "--json",
             "double parted bangs",
@@ -45,22 +44,22 @@ def test_lookup_json(real_build: BuildResult, capsys: pytest.CaptureFixture[str]
 
 
 def test_env_variable_selects_database(
-    real_build: BuildResult, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    real_tagdb_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ANIMA_CAPTION_TAGDB", str(real_build.path))
+    monkeypatch.setenv("ANIMA_CAPTION_TAGDB", str(real_tagdb_path))
     assert main(["tagdb", "lookup", "bangs", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)[0]["status"] == "removed"
 
 
-def test_info(real_build: BuildResult, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tagdb", "info", "--db", str(real_build.path)]) == 0
+def test_info(real_tagdb_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tagdb", "info", "--db", str(real_tagdb_path)]) == 0
     out = capsys.readouterr().out
     assert "content hash:  sha256:" in out and "complete, data of 2025-09-24" in out
     assert "danbooru_tags_full_2025-09-24.csv" in out
-    assert main(["tagdb", "info", "--json", "--db", str(real_build.path)]) == 0
+    assert main(["tagdb", "info", "--json", "--db", str(real_tagdb_path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["database"]["counts"]["tags"] > 925_000
-    assert data["database"]["size_bytes"] == real_build.path.stat().st_size
+    assert data["database"]["size_bytes"] == real_tagdb_path.stat().st_size
 
 
 def test_without_database_vocabulary_still_works(
