@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from anima_caption._version import __version__
 
 if TYPE_CHECKING:
+    from anima_caption._check import CheckConfig, Diagnostic, Fix
+    from anima_caption._check._api import fix, lint
     from anima_caption._errors import (
         AnimaCaptionError,
         CaptionDecodeError,
@@ -57,7 +59,10 @@ __all__ = [
     "CaptionDecodeError",
     "CaptionSyntaxError",
     "Category",
+    "CheckConfig",
+    "Diagnostic",
     "ErrorItem",
+    "Fix",
     "Group",
     "Header",
     "Item",
@@ -77,13 +82,20 @@ __all__ = [
     "VocabularyLookup",
     "Wildcard",
     "__version__",
+    "fix",
     "format",
+    "lint",
     "normalize_tag",
     "parse",
     "read_caption_file",
 ]
 
 _LAZY = {
+    "CheckConfig": "_check",
+    "Diagnostic": "_check",
+    "Fix": "_check",
+    "fix": "_check._api",
+    "lint": "_check._api",
     "AnimaCaptionError": "_errors",
     "CaptionDecodeError": "_errors",
     "CaptionSyntaxError": "_errors",
