@@ -281,7 +281,8 @@ class Checker:
         from concurrent.futures import ProcessPoolExecutor
 
         db_path = self.db.path if self.db is not None and self.db.has_danbooru_data else None
-        chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+        size = max(1, min(_CHUNK, -(-len(paths) // (workers * 4))))
+        chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
         done = 0
         with ProcessPoolExecutor(
             max_workers=workers,

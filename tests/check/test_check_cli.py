@@ -274,3 +274,24 @@ def test_diagnostics_equal_their_validated_form(seed_dataset: Path, db_path: str
     assert len(result.diagnostics) > 10
     for diagnostic in result.diagnostics:
         assert Diagnostic.model_validate(diagnostic.model_dump()) == diagnostic
+
+
+def test_worker_processes_give_the_same_stable_output(tmp_path: Path, db_path: str) -> None:
+    from anima_caption._check._configfile import config_for
+    from anima_caption._tagdb import TagDB
+
+    for i in range(40):
+        (tmp_path / f"{i:03d}.txt").write_text(
+            f"1girl, long_hair, left side ponytail, general, pose {i % 7}\n"
+        )
+    loaded = config_for(tmp_path, None)
+    checker = Checker(
+        loaded, TagDB.open(db_path), RuleSelection.from_config(loaded.config, None, None)
+    )
+    serial = checker.run([str(tmp_path)], jobs=1)
+    parallel = checker.run([str(tmp_path)], jobs=2)
+    assert len(serial.diagnostics) > 80
+    assert parallel.diagnostics == serial.diagnostics
+    fixed_serial = checker.run([str(tmp_path)], jobs=1, fix=True, write=False)
+    fixed_parallel = checker.run([str(tmp_path)], jobs=2, fix=True, write=False)
+    assert fixed_parallel.diffs == fixed_serial.diffs and len(fixed_serial.diffs) == 40
