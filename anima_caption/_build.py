@@ -23,10 +23,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Final
 
 from anima_caption._kinds import KIND_OF_CATEGORY, SECTION_OF_KIND, Kind, Section
 from anima_caption._lookup import TagLookup
+from anima_caption._model import (
+    _FIELDS,
+    Caption,
+    ErrorItem,
+    Group,
+    Marker,
+    Sentence,
+    Tag,
+    Wildcard,
+    set_dict,
+    set_extra,
+    set_fields_set,
+    set_private,
+)
+from anima_caption._model import (
+    Header as HeaderModel,
+)
 from anima_caption._normalize import normalize_tag, tag_name
 from anima_caption._scanner import IR, Header, Part
 from anima_caption._vocab import Vocabulary, vocabulary
@@ -39,7 +56,30 @@ _ERROR_MESSAGES = {
     "open": "bracket is never closed",
 }
 
-_Unit = list[Any]  # [start, end, trail_end, parts]
+_Unit = tuple[int, int, int, tuple[Part, ...], str]  # (start, end, trail_end, parts, raw)
+
+# Enum members as constants: ``Kind.UNKNOWN`` is an attribute lookup on an enum class,
+# which costs as much as building a small dict on CPython 3.11.
+_UNKNOWN: Final = Kind.UNKNOWN
+_GENERAL: Final = Kind.GENERAL
+_TRIGGER: Final = Kind.TRIGGER
+_ARTIST: Final = Kind.ARTIST
+_SECTION_GENERAL: Final = Section.GENERAL
+_SECTION_COUNT: Final = Section.COUNT
+_new = object.__new__
+_CLASS_OF_TYPE: Final[dict[str, type]] = {
+    "tag": Tag,
+    "sentence": Sentence,
+    "group": Group,
+    "wildcard": Wildcard,
+    "marker": Marker,
+    "error": ErrorItem,
+}
+_FIELDS_OF_TYPE: Final[dict[str, frozenset[str]]] = {
+    name: _FIELDS[cls] for name, cls in _CLASS_OF_TYPE.items()
+}
+_HEADER_FIELDS: Final = _FIELDS[HeaderModel]
+_CAPTION_FIELDS: Final = _FIELDS[Caption]
 
 
 class Builder:
@@ -49,11 +89,19 @@ class Builder:
         self.vocab: Vocabulary = vocabulary()
         self.lookup = lookup
         self.triggers = frozenset(normalize_tag(t) for t in triggers)
+        self._function_words: frozenset[str] = self.vocab.function_words
+        self._flexible: frozenset[str] = self.vocab.flexible_count
+        self._members: dict[str, Kind] = self.vocab.members
+        self._pattern_prefixes: tuple[str, ...] = self.vocab.pattern_prefixes
+        self._may_have_sentences = False
+        self._has_flexible = False
+        self._unresolved: list[dict[str, Any]] = []
 
     # -- entry point ------------------------------------------------------------------
     def build(self, text: str, header: Header | None, ir: IR) -> dict[str, Any]:
         """The ``Caption`` as a plain dict, ready for ``Caption.model_validate``."""
         result: dict[str, Any] = {}
+        result["header"] = None
         if header is not None:
             (ds, de), title, end = header
             result["header"] = {
@@ -64,44 +112,66 @@ class Builder:
             }
         # Every sentence ends in . ! or ? — without one, there is nothing to group.
         self._may_have_sentences = "." in text or "!" in text or "?" in text
+        self._has_flexible = False
+        self._unresolved = []
         items, lead = self._items(text, ir, top=True)
         result["lead"] = lead
         result["items"] = items
         self._classify(items)
         return result
 
+    def build_caption(self, text: str, header: Header | None, ir: IR) -> Caption:
+        """The :class:`Caption` itself, built without re-validation (see ``_model.trusted``).
+
+        Every dict the builder makes has the model's fields in the model's order, which
+        the property tests check (``repr`` and ``model_dump`` equal validated models').
+        """
+        values = self.build(text, header, ir)
+        head = values["header"]
+        if head is not None:
+            values["header"] = _model(HeaderModel, head, _HEADER_FIELDS)
+        values["items"] = _models(values["items"])
+        caption: Caption = _model(Caption, values, _CAPTION_FIELDS)
+        return caption
+
     # -- items --------------------------------------------------------------------------
     def _items(self, text: str, ir: IR, *, top: bool) -> tuple[list[dict[str, Any]], str]:
         lead = ""
         out: list[dict[str, Any]] = []
         pending: list[_Unit] = []  # consecutive plain-text items, for sentence grouping
-
-        def flush() -> None:
-            if pending:
-                out.extend(self._text_run(text, pending, top=top))
-                pending.clear()
-
         n = len(ir)
-        for index, entry in enumerate(ir):
-            kind = entry[0]
+        for index in range(n):
+            entry = ir[index]
+            kind: str = entry[0]
             if kind == "sep":
                 if index == 0:
                     lead = text[entry[1] : entry[2]]
                 continue
-            start, end = entry[1], entry[2]
-            trail_end = ir[index + 1][2] if index + 1 < n and ir[index + 1][0] == "sep" else end
+            start: int = entry[1]
+            end: int = entry[2]
+            trail_end = end
+            if index + 1 < n:
+                after = ir[index + 1]
+                if after[0] == "sep":
+                    trail_end = after[2]
             if kind == "keep":
-                flush()
+                if pending:
+                    out.extend(self._text_run(text, pending, top=top))
+                    pending = []
                 out.append(_marker(text, start, end, trail_end, "keep-tokens"))
                 continue
             parts: tuple[Part, ...] = entry[3]
-            special = self._special(text, start, end, trail_end, parts)
-            if special is not None:
-                flush()
-                out.append(special)
-            else:
-                pending.append([start, end, trail_end, parts])
-        flush()
+            if parts:
+                special = self._special(text, start, end, trail_end, parts)
+                if special is not None:
+                    if pending:
+                        out.extend(self._text_run(text, pending, top=top))
+                        pending = []
+                    out.append(special)
+                    continue
+            pending.append((start, end, trail_end, parts, text[start:end]))
+        if pending:
+            out.extend(self._text_run(text, pending, top=top))
         return out, lead
 
     def _special(
@@ -114,10 +184,10 @@ class Builder:
             message = _ERROR_MESSAGES.get(part[0])
             if message is not None:
                 return {
-                    "type": "error",
                     "raw": text[start:end],
                     "span": (start, end),
                     "trail": text[end:trail_end],
+                    "type": "error",
                     "message": f"{message}: {text[part[1] : part[2]]!r}",
                     "error_span": (part[1], part[2]),
                 }
@@ -127,14 +197,17 @@ class Builder:
                 return _marker(text, start, end, trail_end, "break")
             if first[0] == "kaomoji":
                 raw = text[start:end]
+                if normalize_tag(raw, kaomoji=True) in self._flexible:
+                    self._has_flexible = True
                 return {
-                    "type": "tag",
                     "raw": raw,
                     "span": (start, end),
                     "trail": text[end:trail_end],
+                    "type": "tag",
                     "text": normalize_tag(raw, kaomoji=True),
-                    "kind": Kind.GENERAL,
-                    "section": Section.GENERAL,
+                    "kind": _GENERAL,
+                    "section": _SECTION_GENERAL,
+                    "escaped": False,
                     "kaomoji": True,
                 }
             if first[0] == "group":
@@ -148,10 +221,10 @@ class Builder:
         if bracket == "{" and any(p[0] == "pipe" for e in inner if e[0] == "item" for p in e[3]):
             options = tuple(o.strip() for o in raw[1:-1].split("|"))
             return {
-                "type": "wildcard",
                 "raw": raw,
                 "span": (start, end),
                 "trail": text[end:trail_end],
+                "type": "wildcard",
                 "options": options,
             }
         weight = None
@@ -174,10 +247,10 @@ class Builder:
             break
         items, _ = self._items(text, tuple(_merge_seps(items_ir)), top=False)
         return {
-            "type": "group",
             "raw": raw,
             "span": (start, end),
             "trail": text[end:trail_end],
+            "type": "group",
             "bracket": bracket,
             "weight": weight,
             "items": items,
@@ -186,26 +259,32 @@ class Builder:
     # -- sentences and tags -------------------------------------------------------------
     def _text_run(self, text: str, units: list[_Unit], *, top: bool) -> list[dict[str, Any]]:
         if not top or not self._may_have_sentences:
-            tag = self._tag
-            return [tag(text, unit) for unit in units]
+            return [self._tag(text, unit) for unit in units]
         units = self._split_units(text, units)
+        function_words = self._function_words
         out: list[dict[str, Any]] = []
         i = 0
         while i < len(units):  # _sentence_end may split a unit in two
-            j = self._sentence_end(text, units, i) if top else -1
-            if j < 0:
-                out.append(self._tag(text, units[i]))
+            unit = units[i]
+            # Most items are lowercase tags of a few words: they cannot open a sentence.
+            if not _opens_sentence(unit[4], function_words):
+                out.append(self._tag(text, unit))
                 i += 1
                 continue
-            start = units[i][0]
+            j = self._sentence_end(text, units, i)
+            if j < 0:
+                out.append(self._tag(text, unit))
+                i += 1
+                continue
+            start = unit[0]
             end = units[j][1]
             raw = text[start:end]
             out.append(
                 {
-                    "type": "sentence",
                     "raw": raw,
                     "span": (start, end),
                     "trail": text[end : units[j][2]],
+                    "type": "sentence",
                     "text": " ".join(raw.split()),
                 }
             )
@@ -215,39 +294,46 @@ class Builder:
     def _split_units(self, text: str, units: list[_Unit]) -> list[_Unit]:
         """Split items at sentence ends followed by space (``head. side ponytail``)."""
         result: list[_Unit] = []
+        function_words = self._function_words
         for unit in units:
-            start, end, trail_end, parts = unit
-            raw = text[start:end]
+            raw = unit[4]
             if "." not in raw and "!" not in raw and "?" not in raw:
                 result.append(unit)
                 continue
+            start, end, trail_end, parts, _ = unit
             cut = start
             for found in _SPLIT_RE.finditer(text, start, end):
-                left = text[cut : found.start()]
+                found_start = found.start()
+                left = text[cut:found_start]
                 right_first = text[found.end()]
-                if any(p[1] < found.start() < p[2] for p in parts if p[0] == "group"):
+                if any(p[1] < found_start < p[2] for p in parts if p[0] == "group"):
                     continue
-                if not (right_first.isupper() or _opens_sentence(left)):
+                if not (right_first.isupper() or _opens_sentence(left, function_words)):
                     continue
-                result.append([cut, found.start(), found.end(), _within(parts, cut, found.start())])
+                within = _within(parts, cut, found_start)
+                result.append((cut, found_start, found.end(), within, left))
                 cut = found.end()
-            result.append([cut, end, trail_end, _within(parts, cut, end)])
+            if cut == start:
+                result.append(unit)
+            else:
+                result.append((cut, end, trail_end, _within(parts, cut, end), text[cut:end]))
         return result
 
     def _sentence_end(self, text: str, units: list[_Unit], i: int) -> int:
-        """Index of the unit that ends the sentence starting at ``units[i]``, or -1."""
-        first = text[units[i][0] : units[i][1]]
-        if not _opens_sentence(first):
-            return -1
+        """Index of the unit that ends the sentence starting at ``units[i]``, or -1.
+
+        The caller has checked that ``units[i]`` opens a sentence.
+        """
+        function_words = self._function_words
         short = 0
         for j in range(i, len(units)):
-            raw = text[units[j][0] : units[j][1]]
+            raw = units[j][4]
             if j > i:
                 if _starts_upper(raw) and not raw.startswith("I "):
                     return -1
                 if self._tag_like(raw):
                     return -1
-                if _is_short(raw):
+                if _is_short(raw, function_words):
                     short += 1
                     if short >= 2:
                         return -1
@@ -263,8 +349,7 @@ class Builder:
         return self.vocab.kind(normalize_tag(raw.rstrip(".!?"))) is not None
 
     def _tag(self, text: str, unit: _Unit) -> dict[str, Any]:
-        start, end, trail_end, parts = unit
-        raw = text[start:end]
+        start, end, trail_end, parts, raw = unit
         # "@big chungus. An anime girl…": the period ends the tag list, it is not the tag's.
         if (
             raw[-1] == "."
@@ -275,65 +360,108 @@ class Builder:
             end -= 1
             raw = raw[:-1]
         low = raw.lower()
-        if "_" in low or "\\" in low or "  " in low or "\t" in low or "\n" in low or "\r" in low:
+        if "\\" in low or "  " in low or "\t" in low or "\n" in low or "\r" in low:
             low = normalize_tag(raw)
+        elif "_" in low:
+            # "side_ponytail": one underscore between words, nothing else to fold.
+            spaced = low.replace("_", " ")
+            if (
+                low[0] == "_"
+                or low[-1] == "_"
+                or "__" in low
+                or "_ " in low
+                or " _" in low
+                or low.startswith("score")
+                or not spaced.isascii()
+                or "\x0b" in low
+                or "\x0c" in low
+            ):
+                low = normalize_tag(raw)
+            else:
+                low = spaced
+        # Classified here (kind depends on the text alone); _classify only asks the lookup
+        # about what is left unresolved and applies the flexible-count rule.
+        kind = self._members.get(low)
+        if kind is None and low.startswith(self._pattern_prefixes):
+            kind = self.vocab.kind(low)
+        if kind is None:
+            triggers = self.triggers
+            if triggers and (low in triggers or tag_name(low) in triggers):
+                kind = _TRIGGER
+            elif low.startswith("@"):
+                kind = _ARTIST
+        if low in self._flexible:
+            self._has_flexible = True
+        escaped = False
+        if parts:
+            for p in parts:
+                if p[0] == "esc":
+                    escaped = True
+                    break
         # Fields in model order (see _model._trusted).
-        return {
+        tag = {
             "raw": raw,
             "span": (start, end),
             "trail": text[end:trail_end],
             "type": "tag",
             "text": low,
-            "kind": Kind.UNKNOWN,
-            "section": Section.GENERAL,
-            "escaped": bool(parts) and any(p[0] == "esc" for p in parts),
+            "kind": _UNKNOWN if kind is None else kind,
+            "section": _SECTION_GENERAL if kind is None else SECTION_OF_KIND[kind],
+            "escaped": escaped,
             "kaomoji": False,
         }
+        if kind is None and self.lookup is not None:
+            self._unresolved.append(tag)
+        return tag
 
     def _classify(self, items: list[dict[str, Any]]) -> None:
-        """Set ``kind`` and ``section`` of every tag (one batch lookup for the caption)."""
-        tags: list[dict[str, Any]] = []
-        _collect_tags(items, tags)
-        if not tags:
-            return
-        vocab_kind = self.vocab.kind
-        unresolved: list[dict[str, Any]] = []
-        for tag in tags:
-            if tag.get("kaomoji"):
-                continue
-            text: str = tag["text"]
-            kind = vocab_kind(text)
-            if kind is None:
-                if text in self.triggers or tag_name(text) in self.triggers:
-                    kind = Kind.TRIGGER
-                elif text.startswith("@"):
-                    kind = Kind.ARTIST
-                else:
-                    unresolved.append(tag)
-                    continue
-            tag["kind"] = kind
-            tag["section"] = SECTION_OF_KIND[kind]
+        """Ask the lookup about unresolved tags (one batch) and apply the count rule."""
+        unresolved = self._unresolved
         if unresolved and self.lookup is not None:
+            self._unresolved = []
             categories = self.lookup.categories([t["text"] for t in unresolved])
             for tag, category in zip(unresolved, categories, strict=True):
                 if category is not None:
                     kind = KIND_OF_CATEGORY[category]
                     tag["kind"] = kind
                     tag["section"] = SECTION_OF_KIND[kind]
-        flexible = self.vocab.flexible_count
+        if not self._has_flexible:
+            return
+        tags: list[dict[str, Any]] = []
+        _collect_tags(items, tags)
+        flexible = self._flexible
         previous = None
         for tag in tags:
-            if tag["text"] in flexible and previous is Section.COUNT:
-                tag["section"] = Section.COUNT
+            if tag["text"] in flexible and previous is _SECTION_COUNT:
+                tag["section"] = _SECTION_COUNT
             previous = tag["section"]
+
+
+def _model(cls: type, values: dict[str, Any], fields: frozenset[str]) -> Any:
+    obj: Any = _new(cls)
+    set_dict(obj, values)
+    set_fields_set(obj, fields)
+    set_extra(obj, None)
+    set_private(obj, None)
+    return obj
+
+
+def _models(items: list[dict[str, Any]]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for values in items:
+        kind: str = values["type"]
+        if kind == "group":
+            values["items"] = _models(values["items"])
+        out.append(_model(_CLASS_OF_TYPE[kind], values, _FIELDS_OF_TYPE[kind]))
+    return tuple(out)
 
 
 def _marker(text: str, start: int, end: int, trail_end: int, name: str) -> dict[str, Any]:
     return {
-        "type": "marker",
         "raw": text[start:end],
         "span": (start, end),
         "trail": text[end:trail_end],
+        "type": "marker",
         "name": name,
     }
 
@@ -367,14 +495,17 @@ def _split_after_end(text: str, units: list[_Unit], j: int) -> bool:
     Used for the last item of a sentence that spans commas: the text after the end is
     the next item, whatever its case.
     """
-    start, end, trail_end, parts = units[j]
+    start, end, trail_end, parts, _ = units[j]
     for found in _SPLIT_RE.finditer(text, start, end):
-        if any(p[1] < found.start() < p[2] for p in parts if p[0] == "group"):
+        cut = found.start()
+        if any(p[1] < cut < p[2] for p in parts if p[0] == "group"):
             continue
-        if not _ends_sentence(text[start : found.start()]):
+        left = text[start:cut]
+        if not _ends_sentence(left):
             continue
-        units[j] = [start, found.start(), found.end(), _within(parts, start, found.start())]
-        units.insert(j + 1, [found.end(), end, trail_end, _within(parts, found.end(), end)])
+        after = found.end()
+        units[j] = (start, cut, after, _within(parts, start, cut), left)
+        units.insert(j + 1, (after, end, trail_end, _within(parts, after, end), text[after:end]))
         return True
     return False
 
@@ -388,11 +519,11 @@ def _starts_upper(raw: str) -> bool:
     return False
 
 
-def _opens_sentence(raw: str) -> bool:
+def _opens_sentence(raw: str, function_words: frozenset[str]) -> bool:
     if _starts_upper(raw):
         return True
     words = raw.split(None, 4)
-    return len(words) >= 4 and words[0].lower() in vocabulary().function_words
+    return len(words) >= 4 and words[0].lower() in function_words
 
 
 def _ends_sentence(raw: str) -> bool:
@@ -400,6 +531,6 @@ def _ends_sentence(raw: str) -> bool:
     return stripped[-1:] in (".", "!", "?") and _WORD_RE.search(stripped) is not None
 
 
-def _is_short(raw: str) -> bool:
+def _is_short(raw: str, function_words: frozenset[str]) -> bool:
     words = raw.split()
-    return len(words) <= 2 and (not words or words[0].lower() not in vocabulary().function_words)
+    return len(words) <= 2 and (not words or words[0].lower() not in function_words)

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from anima_caption._build import Builder
 from anima_caption._errors import CaptionSyntaxError
 from anima_caption._lookup import TagLookup
-from anima_caption._model import Caption, caption_from_parser
+from anima_caption._model import Caption
 from anima_caption._scanner import scan
 
 _BUILDERS: dict[tuple[int, frozenset[str]], tuple[TagLookup | None, Builder]] = {}
@@ -48,7 +48,7 @@ def parse(
         raise TypeError(f"parse() expects str, not {type(text).__name__}")
     header, ir = scan(text)
     builder = _builder(lookup, frozenset(triggers))
-    caption = caption_from_parser(builder.build(text, header, ir))
+    caption = builder.build_caption(text, header, ir)
     if strict:
         errors = caption.errors
         if errors:

@@ -105,6 +105,10 @@ class _Lexer:
         self.title = re.compile(table["TITLE"])
         self.sep = re.compile(table["SEP"])
         self.split = re.compile(f"({table['SEP']})").split
+        # SEP with its leading space moved out: a pattern that starts at a comma or line
+        # end lets the regex engine skip ahead, where SEP itself is tried at every space.
+        # ``_split`` moves the space back; the result equals ``self.split``.
+        self.split_at_sep_char = re.compile(f"([,\\r\\n](?:{_H}*[,\\r\\n])*{_H}*)").split
         self.kaomoji = re.compile(table["KAOMOJI"])
 
 
@@ -117,9 +121,10 @@ def scan(text: str) -> tuple[Header | None, IR]:
     """Scan ``text`` into its header (or None) and the item-level IR of the body."""
     lex = _lexer()
     header, pos = _scan_header(lex, text)
-    if _SLOW_CHARS.search(text, pos) is None:
+    first_slow = _SLOW_CHARS.search(text, pos)
+    if first_slow is None:
         return header, _fast_body(lex, text, pos)
-    body = _segmented_body(lex, text, pos)
+    body = _segmented_body(lex, text, pos, first_slow=first_slow.start())
     if body is not None:
         return header, body
     tokens = _tokens(lex, text, pos, len(text))
@@ -278,7 +283,21 @@ def _fast_body(lex: _Lexer, text: str, pos: int) -> IR:
     return body
 
 
-def _segmented_body(lex: _Lexer, text: str, pos: int, *, plain: bool = False) -> IR | None:
+def _split(lex: _Lexer, text: str) -> list[str]:
+    """``lex.split(text)``, faster: see ``_Lexer.split_at_sep_char``."""
+    pieces: list[str] = lex.split_at_sep_char(text)
+    for index in range(0, len(pieces) - 1, 2):
+        piece = pieces[index]
+        if piece and piece[-1] in _HSPACE:
+            kept = piece.rstrip(_HSPACE)
+            pieces[index] = kept
+            pieces[index + 1] = piece[len(kept) :] + pieces[index + 1]
+    return pieces
+
+
+def _segmented_body(
+    lex: _Lexer, text: str, pos: int, *, plain: bool = False, first_slow: int = 0
+) -> IR | None:
     """Split the body at separators first, then scan only the segments that need it.
 
     Equal to the token loop as long as no bracket group spans a separator and no
@@ -289,8 +308,14 @@ def _segmented_body(lex: _Lexer, text: str, pos: int, *, plain: bool = False) ->
     out: list[Part] = []
     append = out.append
     kaomoji = lex.kaomoji.match
-    slow = None if plain else _SLOW_CHARS.search
-    pieces = lex.split(text[pos:]) if pos else lex.split(text)
+    slow_search = _SLOW_CHARS.search
+    # Position of the next character that needs the slow path (len(text) when none is
+    # left). Separators hold none, so a piece needs it iff next_slow < its end.
+    next_slow = len(text) if plain else first_slow
+    if not plain and first_slow < pos:
+        found_slow = slow_search(text, pos)
+        next_slow = len(text) if found_slow is None else found_slow.start()
+    pieces = _split(lex, text[pos:]) if pos else _split(lex, text)
     last_index = len(pieces) - 1
     offset = pos
     for index in range(0, last_index + 1, 2):
@@ -299,7 +324,9 @@ def _segmented_body(lex: _Lexer, text: str, pos: int, *, plain: bool = False) ->
         if size:
             start = offset
             end = offset + size
-            if slow is not None and slow(piece) is not None:
+            if next_slow < end:
+                found_slow = slow_search(text, end)
+                next_slow = len(text) if found_slow is None else found_slow.start()
                 quick = _quick_segment(lex, piece, start, end)
                 if quick is not None:
                     append(quick)

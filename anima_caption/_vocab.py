@@ -23,7 +23,9 @@ class Vocabulary:
     inference_prefix: tuple[str, ...]
     inference_negative: tuple[str, ...]
     function_words: frozenset[str]
-    _cache: dict[str, Kind | None] = field(default_factory=dict, compare=False, repr=False)
+    pattern_prefixes: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """A name can only match ``patterns`` if it starts with one of these (see
+    :func:`_literal_prefix`); a short memo of every name looked up cost more than this."""
 
     def kind(self, name: str) -> Kind | None:
         """Kind of a normalised tag name if it is Anima vocabulary, else None.
@@ -31,18 +33,11 @@ class Vocabulary:
         Dataset tags (``ye-pop``, ``deviantart``) are not returned here: they only count
         as a dataset header on the first line.
         """
-        try:
-            return self._cache[name]
-        except KeyError:
-            pass
         kind = self.members.get(name)
-        if kind is None:
+        if kind is None and name.startswith(self.pattern_prefixes):
             for pattern, pattern_kind in self.patterns:
                 if pattern.fullmatch(name):
-                    kind = pattern_kind
-                    break
-        if len(self._cache) < 65536:
-            self._cache[name] = kind
+                    return pattern_kind
         return kind
 
     def names(self, kind: Kind) -> list[str]:
@@ -70,6 +65,7 @@ def vocabulary() -> Vocabulary:
     return Vocabulary(
         members=members,
         patterns=tuple(patterns),
+        pattern_prefixes=tuple(_literal_prefix(p.pattern) for p, _ in patterns),
         dataset_tags=dataset,
         flexible_count=frozenset(raw.get("flexible_count", ())),
         rating_words=dict(raw.get("rating_words", {})),
@@ -77,3 +73,18 @@ def vocabulary() -> Vocabulary:
         inference_negative=tuple(raw.get("inference_negative", ())),
         function_words=frozenset(raw.get("sentence_function_words", ())),
     )
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The literal text every full match of ``pattern`` starts with ("" when unsure)."""
+    if "|" in pattern:
+        return ""
+    prefix = ""
+    for index, char in enumerate(pattern):
+        if not (char.isalnum() or char in " _-@"):
+            break
+        following = pattern[index + 1 : index + 2]
+        if following and following in "?*+{":
+            break
+        prefix += char
+    return prefix

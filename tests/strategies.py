@@ -100,7 +100,7 @@ def tag_text(draw: st.DrawFn) -> str:
         return name.title()
     if style == "escape":
         return name.replace("(", "\\(").replace(")", "\\)") + " \\(series\\)"
-    if style == "weight":
+    if style == "weight" and not any(c in name for c in "()[]{}:\\|"):
         return f"({name}:{draw(st.sampled_from(['1.2', '0.8', '1.05']))})"
     if style == "at":
         return "@" + name
