@@ -8,6 +8,7 @@ crash leaves either the old file or the new one, never half of either.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -158,3 +159,25 @@ def _walk(folder: Path, extensions: tuple[str, ...]) -> Iterator[Path]:
         for name in sorted(files):
             if name.lower().endswith(extensions) and not name.startswith("."):
                 yield Path(root) / name
+
+
+def unified_diff(display: str, old: str, new: str, *, bom_removed: bool = False) -> str:
+    """A unified diff of one caption file's change (``a/PATH`` → ``b/PATH``).
+
+    Lines without a final line end get the usual ``\\ No newline at end of file`` marker,
+    so the output applies with ``patch``/``git apply``; a removed byte-order mark, which no
+    text diff shows, is named in a trailing comment line.
+    """
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{display}",
+        tofile=f"b/{display}",
+    )
+    out = [
+        line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+        for line in lines
+    ]
+    if bom_removed:
+        out.append(f"# {display}: byte-order mark removed\n")
+    return "".join(out)

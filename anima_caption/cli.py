@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -451,6 +450,7 @@ def _run_format(args: argparse.Namespace) -> int:
         encode_caption,
         iter_caption_files,
         read_caption_file,
+        unified_diff,
         write_atomic,
     )
 
@@ -493,7 +493,7 @@ def _run_format(args: argparse.Namespace) -> int:
             continue
         changed += 1
         if show_diff:
-            _print_diff(path, source.text, new_text, bom_removed=source.bom)
+            sys.stdout.write(unified_diff(str(path), source.text, new_text, bom_removed=source.bom))
         if args.write:
             write_atomic(path, new_data)
             print(f"reformatted {path}", file=sys.stderr)
@@ -507,22 +507,6 @@ def _run_format(args: argparse.Namespace) -> int:
     if failed or (args.check and changed):
         return 1
     return 0
-
-
-def _print_diff(path: Path, old: str, new: str, *, bom_removed: bool) -> None:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        fromfile=f"a/{path}",
-        tofile=f"b/{path}",
-    )
-    out = sys.stdout
-    for line in lines:
-        out.write(
-            line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
-        )
-    if bom_removed:
-        out.write(f"# {path}: byte-order mark removed\n")
 
 
 def _plural(count: int, noun: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import gc
 import os
 import sys
@@ -22,6 +21,7 @@ from anima_caption._io import (
     encode_caption,
     newline_style,
     read_caption_file,
+    unified_diff,
     write_atomic,
 )
 from anima_caption._model import trusted
@@ -359,7 +359,9 @@ class Checker:
         new_data = encode_caption(outcome.text, bom=original.bom and not outcome.drop_bom)
         diff = ""
         if new_data != original.data:
-            diff = unified_diff(ctx.display, original.text, outcome.text, bom=outcome.drop_bom)
+            diff = unified_diff(
+                ctx.display, original.text, outcome.text, bom_removed=outcome.drop_bom
+            )
             if write:
                 _write_if_unchanged(ctx.path, original.data, new_data)
         return outcome.ctx, outcome.diagnostics, outcome.resolved, diff
@@ -447,22 +449,6 @@ def _write_if_unchanged(path: Path, expected: bytes, data: bytes) -> None:
         print(f"{path}: changed on disk while checking; not overwritten", file=sys.stderr)
         return
     write_atomic(path, data)
-
-
-def unified_diff(display: str, old: str, new: str, *, bom: bool = False) -> str:
-    """A unified diff of one caption file's change."""
-    lines = list(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=f"a/{display}",
-            tofile=f"b/{display}",
-        )
-    )
-    out = "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
-    if bom:
-        out += f"# {display}: byte-order mark removed\n"
-    return out
 
 
 def _display(path: Path) -> str:
