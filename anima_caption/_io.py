@@ -154,10 +154,18 @@ def iter_caption_files(
 
 
 def _walk(folder: Path, extensions: tuple[str, ...]) -> Iterator[Path]:
+    for path in walk_dataset(folder):
+        if path.name.lower().endswith(extensions):
+            yield path
+
+
+def walk_dataset(folder: Path) -> Iterator[Path]:
+    """Every file under ``folder`` in sorted order, skipping hidden files and folders
+    (``.git``, ``.anima-caption``): the one walk every dataset command uses."""
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.lower().endswith(extensions) and not name.startswith("."):
+            if not name.startswith("."):
                 yield Path(root) / name
 
 

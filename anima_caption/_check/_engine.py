@@ -22,6 +22,7 @@ from anima_caption._io import (
     newline_style,
     read_caption_file,
     unified_diff,
+    walk_dataset,
     write_atomic,
 )
 from anima_caption._model import trusted
@@ -97,19 +98,14 @@ class Checker:
         for raw in paths:
             path = Path(raw)
             if path.is_dir():
-                for root, dirs, files in os.walk(path):
-                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    for name in sorted(files):
-                        if name.startswith("."):
-                            continue
-                        full = Path(root) / name
-                        lower = name.lower()
-                        if is_excluded(full, self.loaded):
-                            continue
-                        if lower.endswith(caption_ext):
-                            captions.append(full)
-                        elif lower.endswith(image_ext):
-                            images.append(full)
+                for full in walk_dataset(path):
+                    if is_excluded(full, self.loaded):
+                        continue
+                    lower = full.name.lower()
+                    if lower.endswith(caption_ext):
+                        captions.append(full)
+                    elif lower.endswith(image_ext):
+                        images.append(full)
             elif path.exists():
                 if not is_excluded(path, self.loaded):
                     captions.append(path)
