@@ -60,7 +60,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parse(commands)
     _add_format(commands)
     _add_tagdb(commands)
+    for module_name in _FEATURE_COMMANDS:
+        _add_feature(commands, module_name)
     return parser
+
+
+# Feature commands live beside their feature. Each module named here defines
+# ``add_parsers(commands)``, which adds its subcommands; it must stay light to import
+# (argparse only: heavy imports go inside the functions that run the command), because
+# the whole table is imported on every start and ``check`` runs in pre-commit hooks.
+_FEATURE_COMMANDS = (
+    "anima_caption._policy.cli",  # policy report | apply
+    "anima_caption._convert.cli",  # convert, edit, undo
+    "anima_caption.training.cli",  # train kohya | animalora | diffusion-pipe
+    "anima_caption._review.cli",  # review export | apply, report
+)
+
+
+def _add_feature(commands: argparse._SubParsersAction[_Parser], module_name: str) -> None:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        # Only a feature that is not there at all is skipped; a broken import inside a
+        # feature must still fail loudly.
+        parts = module_name.split(".")
+        missing = {".".join(parts[:n]) for n in range(2, len(parts) + 1)}
+        if error.name in missing:
+            return
+        raise
+    module.add_parsers(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
