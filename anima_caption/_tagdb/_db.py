@@ -30,6 +30,10 @@ _NOTE_CACHE = 65536
 #: How many answers :meth:`TagDB.lookup_many` keeps for repeated tags (tags as written).
 _INFO_CACHE = 32768
 _MAX_ALIAS_HOPS = 5
+# Alias and implication rows are fetched per key (a few indexed queries per batch) until
+# this many keys have been asked about; then the whole maps are loaded once. A pre-commit
+# run over a small dataset never pays for loading 60k relations; a big check does, once.
+_FULL_RELATIONS_AFTER = 20000
 VOCABULARY_SOURCE = "Anima vocabulary (built in)"
 
 
@@ -229,7 +233,11 @@ class TagDB:
         self._implications: dict[str, tuple[str, ...]] | None = None
         self._closure: dict[str, tuple[str, ...]] = {}
         self._infos: dict[str, TagInfo] = {}
-        self._relations: dict[str, _Relations] | None = None
+        self._relations: dict[str, _Relations] = {}
+        # Per-key relation rows fetched before the full maps are loaded (see _FULL_RELATIONS_AFTER).
+        self._alias_partial: dict[str, tuple[_Alias, ...]] = {}
+        self._alias_sources_partial: dict[str, tuple[str, ...]] = {}
+        self._implications_partial: dict[str, tuple[str, ...]] = {}
         # category value -> (Category, its word, post count -> "Danbooru … tag, N posts")
         self._category_notes: dict[int, tuple[Category, str, dict[int, str]]] = {
             c.value: (c, c.name.lower(), {}) for c in Category
@@ -393,9 +401,78 @@ class TagDB:
 
     def _aliases_of(self, name: str) -> tuple[str, ...]:
         """Names that are active aliases of ``name``, sorted."""
-        self._alias_map()
-        assert self._alias_sources is not None
-        return self._alias_sources.get(name, ())
+        if self._alias_sources is None:
+            self._prefetch_relations((name,))
+        if self._alias_sources is not None:
+            return self._alias_sources.get(name, ())
+        return self._alias_sources_partial[name]
+
+    def _alias_rows(self, key: str) -> tuple[_Alias, ...]:
+        """Every alias row whose antecedent is ``key`` (active first)."""
+        if self._aliases is None:
+            self._prefetch_relations((key,))
+        if self._aliases is not None:
+            return self._aliases.get(key, ())
+        return self._alias_partial[key]
+
+    def _direct_implications(self, key: str) -> tuple[str, ...]:
+        """Tags ``key`` implies directly (active implications, sorted)."""
+        if self._implications is None:
+            self._prefetch_relations((key,))
+        if self._implications is not None:
+            return self._implications.get(key, ())
+        return self._implications_partial[key]
+
+    def _prefetch_relations(self, keys: Iterable[str]) -> None:
+        """Fetch the alias and implication rows of ``keys`` that are not known yet, with
+        one query per relation for the whole batch (or load the full maps once enough keys
+        have been asked about: then a dictionary look-up per key is cheaper)."""
+        if self._aliases is not None and self._implications is not None:
+            return
+        known = self._alias_partial
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
+        if not missing:
+            return
+        if self._conn is None or len(known) + len(missing) > _FULL_RELATIONS_AFTER:
+            self._alias_map()
+            self._implication_map()
+            self._alias_partial = {}
+            self._alias_sources_partial = {}
+            self._implications_partial = {}
+            return
+        aliases: dict[str, list[_Alias]] = {k: [] for k in missing}
+        sources: dict[str, list[str]] = {k: [] for k in missing}
+        implied: dict[str, list[str]] = {k: [] for k in missing}
+        order = "CASE status WHEN 'active' THEN 0 WHEN 'listed' THEN 2 ELSE 1 END"
+        for start in range(0, len(missing), _CHUNK):
+            chunk = json.dumps(missing[start : start + _CHUNK])
+            for ante, cons, status, source in self._conn.execute(
+                "SELECT antecedent, consequent, status, source FROM alias "
+                f"WHERE antecedent IN (SELECT value FROM json_each(?1)) "
+                f"ORDER BY {order}, danbooru_id DESC",
+                (chunk,),
+            ):
+                aliases[ante].append((cons, status, self._sources.get(source, "?")))
+            for cons, ante in self._conn.execute(
+                "SELECT consequent, antecedent FROM alias WHERE status = 'active' "
+                "AND consequent IN (SELECT value FROM json_each(?1))",
+                (chunk,),
+            ):
+                sources[cons].append(ante)
+            for ante, cons in self._conn.execute(
+                "SELECT antecedent, consequent FROM implication WHERE status = 'active' "
+                "AND antecedent IN (SELECT value FROM json_each(?1))",
+                (chunk,),
+            ):
+                implied[ante].append(cons)
+        empty: tuple[str, ...] = ()
+        for key in missing:
+            rows = aliases[key]
+            known[key] = tuple(rows) if rows else ()
+            names = sources[key]
+            self._alias_sources_partial[key] = tuple(sorted(names)) if names else empty
+            names = implied[key]
+            self._implications_partial[key] = tuple(sorted(names)) if names else empty
 
     def _removed_map(self) -> dict[str, tuple[int | None, int | None, str]]:
         if self._removed is None:
@@ -437,12 +514,11 @@ class TagDB:
 
     def _canonical(self, key: str) -> tuple[str, str] | None:
         """Follow active aliases from ``key``: ``(target, source)`` or None."""
-        aliases = self._alias_map()
         target: str | None = None
         source = ""
         current = key
         for _ in range(_MAX_ALIAS_HOPS):
-            active = [a for a in aliases.get(current, ()) if a[1] == "active"]
+            active = [a for a in self._alias_rows(current) if a[1] == "active"]
             if not active:
                 break
             current, _, source = active[0]
@@ -464,17 +540,17 @@ class TagDB:
         cached = self._closure.get(key)
         if cached is not None:
             return cached
-        graph = self._implication_map()
-        if key not in graph:
+        direct = self._direct_implications(key)
+        if not direct:
             return ()  # most tags imply nothing: no need to remember them
         seen: dict[str, None] = {}
-        queue = deque(graph.get(key, ()))
+        queue = deque(direct)
         while queue:
             node = queue.popleft()
             if node in seen or node == key:
                 continue
             seen[node] = None
-            queue.extend(graph.get(node, ()))
+            queue.extend(self._direct_implications(node))
         result = tuple(seen)
         self._closure[key] = result
         return result
@@ -487,12 +563,11 @@ class TagDB:
         start = resolved[0] if resolved else start
         resolved = self._canonical(goal)
         goal = resolved[0] if resolved else goal
-        graph = self._implication_map()
         parents: dict[str, str | None] = {start: None}
         queue = deque([start])
         while queue:
             node = queue.popleft()
-            for nxt in graph.get(node, ()):
+            for nxt in self._direct_implications(node):
                 if nxt in parents:
                     continue
                 parents[nxt] = node
@@ -598,7 +673,9 @@ class TagDB:
 
     def _build_infos(self, wanted: dict[str, str], found: dict[str, TagInfo]) -> None:
         """Put ``query -> TagInfo`` into ``found`` for each ``key -> query`` of ``wanted``."""
-        relations = self._relation_map()
+        self._prefetch_relations(wanted)
+        relations = self._relations
+        relations_of = self._relations_of
         sources = self._sources
         categories = self._category_notes
         # The few keys of the batch that are Anima vocabulary, found all at once.
@@ -625,7 +702,8 @@ class TagDB:
                 vocab_kind = vocab_kinds.get(key)
                 if vocab_kind is not None:
                     note += f"; also Anima vocabulary ({vocab_kind.value})"
-                implies, implies_all, aliases = relations.get(key, _NO_RELATIONS)
+                rel = relations.get(key)
+                implies, implies_all, aliases = rel if rel is not None else relations_of(key)
                 query = wanted[key]
                 # TagInfo's fields in order (keyword construction is ~10× slower).
                 found[query] = new(
@@ -655,10 +733,9 @@ class TagDB:
         if not rest:
             return
         # Everything else: active aliases (their targets' rows), vocabulary, unknown…
-        aliases_map = self._alias_map() if self._conn is not None else {}
         resolved: dict[str, tuple[str, str]] = {}
         for key in rest:
-            if key in aliases_map:
+            if self._conn is not None and self._alias_rows(key):
                 target = self._canonical(key)
                 if target is not None:
                     resolved[key] = target
@@ -667,21 +744,16 @@ class TagDB:
             query = wanted[key]
             found[query] = self._other_info(query, key, vocab.kind(key), rows_of, resolved)
 
-    def _relation_map(self) -> dict[str, _Relations]:
-        """``canonical tag -> (implies, implies_all, aliases)`` for every tag that has one.
-
-        Built once (about 40k tags), so that a batch lookup pays one dictionary look-up
-        per tag for its implications and aliases.
-        """
-        if self._relations is None:
-            graph = self._implication_map()
-            self._alias_map()
-            alias_sources = self._alias_sources or {}
-            self._relations = {
-                key: (graph.get(key, ()), self._implied_all(key), alias_sources.get(key, ()))
-                for key in graph.keys() | alias_sources.keys()
-            }
-        return self._relations
+    def _relations_of(self, key: str) -> _Relations:
+        """``(implies, implies_all, aliases)`` of a canonical tag, remembered per key so
+        that a batch lookup pays one dictionary look-up per tag after the first time."""
+        implies = self._direct_implications(key)
+        aliases = self._aliases_of(key)
+        rel = (implies, self._implied_all(key), aliases) if implies or aliases else _NO_RELATIONS
+        if len(self._relations) > _INFO_CACHE * 4:
+            self._relations.clear()
+        self._relations[key] = rel
+        return rel
 
     def _other_info(
         self,
@@ -708,7 +780,7 @@ class TagDB:
                     canonical=target,
                     alias_status="active",
                     alias_target=target,
-                    implies=self._implication_map().get(target, ()),
+                    implies=self._direct_implications(target),
                     implies_all=self._implied_all(target),
                     aliases=self._aliases_of(target),
                     vocabulary=vocab_kind,
@@ -816,4 +888,4 @@ class TagDB:
 
 def aliases_of_key(db: TagDB, key: str) -> tuple[_Alias, ...]:
     """Every alias row whose antecedent is ``key`` (active first)."""
-    return db._alias_map().get(key, ()) if db.has_danbooru_data else ()
+    return db._alias_rows(key) if db.has_danbooru_data else ()

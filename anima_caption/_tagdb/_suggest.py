@@ -199,10 +199,11 @@ class Suggester:
         db = self.db
         rows = db._tag_rows(names)
         found = {n: (n, r[0], r[1]) for n, r in rows.items()}
-        aliases = db._alias_map() if db.has_danbooru_data else {}
         missing: dict[str, str] = {}
+        if db.has_danbooru_data:
+            db._prefetch_relations(n for n in names if n not in found)
         for name in names:
-            if name not in found and name in aliases:
+            if name not in found and db.has_danbooru_data and db._alias_rows(name):
                 target = db._canonical(name)
                 if target is not None:
                     missing[name] = target[0]
@@ -402,7 +403,7 @@ class Suggester:
         # One remaining word only counts as itself, never through an alias (`side` is an
         # alias of `from side`, which has nothing to do with `side ponytial`).
         found = {p: r for p, r in found.items() if len(subsets[p]) > 1 or r[0] == p}
-        inactive = self.db._alias_map() if self.db.has_danbooru_data else {}
+        has_aliases = self.db.has_danbooru_data
         multi_word = any(len(subsets[s]) > 1 for s in found)
         directions = self.curated.direction_words
         for phrase, kept in subsets.items():
@@ -410,7 +411,8 @@ class Suggester:
             row = found.get(phrase)
             via = ""
             if row is None:
-                history = [a for a in inactive.get(phrase, ()) if a[1] not in ("active",)]
+                rows = self.db._alias_rows(phrase) if has_aliases else ()
+                history = [a for a in rows if a[1] not in ("active",)]
                 if not history or len(kept) < 2:
                     continue
                 target = self._resolve([history[0][0]]).get(history[0][0])

@@ -189,3 +189,46 @@ def test_vocabulary_only_batch() -> None:
         TagStatus.RATING_WORD,
     ]
     assert "no tag database" in infos[1].note
+
+
+def test_per_key_relations_equal_the_full_maps(
+    real_tagdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small batches fetch alias and implication rows per key; big ones load the whole
+    maps. Both ways must give the same answers, field by field."""
+    from anima_caption._tagdb import _db
+
+    probe = sqlite3.connect(real_tagdb_path)
+    rng = random.Random(7)
+    implying = [r[0] for r in probe.execute("SELECT DISTINCT antecedent FROM implication")]
+    aliased = [r[0] for r in probe.execute("SELECT antecedent FROM alias")]
+    targets = [r[0] for r in probe.execute("SELECT DISTINCT consequent FROM alias")]
+    probe.close()
+    sample = (
+        rng.sample(implying, 300)
+        + rng.sample(aliased, 300)
+        + rng.sample(targets, 200)
+        + ["arch mouth", "twin tails", "blue scrunchie", "side ponytail", "bangs", "nope tag"]
+    )
+    lazy = TagDB.open(real_tagdb_path)
+    small = [lazy.lookup_many(sample[i : i + 40]) for i in range(0, len(sample), 40)]
+    lazy_infos = [info for batch in small for info in batch]
+    assert lazy._aliases is None, "small batches must not load the full alias map"
+
+    full = TagDB.open(real_tagdb_path)
+    full._alias_map()
+    full._implication_map()
+    assert full.lookup_many(sample) == lazy_infos
+    caption = ["blue scrunchie", "scrunchie", "twin tails", "twintails", "hair ornament"]
+    assert lazy.redundant(caption) == full.redundant(caption)
+    assert [lazy.suggest(t)[:3] for t in ("left side ponytail", "twin tail")] == [
+        full.suggest(t)[:3] for t in ("left side ponytail", "twin tail")
+    ]
+
+    # Past the threshold, the next batch loads the maps once and answers the same.
+    monkeypatch.setattr(_db, "_FULL_RELATIONS_AFTER", 200)
+    switching = TagDB.open(real_tagdb_path)
+    assert switching.lookup_many(sample[:10]) == lazy_infos[:10]
+    assert switching._aliases is None
+    assert switching.lookup_many(sample[10:]) == lazy_infos[10:]
+    assert switching._aliases is not None and switching._implications is not None
