@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     )
     from anima_caption._normalize import normalize_tag
     from anima_caption._parse import parse
+    from anima_caption._policy import Classification, Policy, classify, load_policy
     from anima_caption._tagdb import (
         Redundancy,
         Suggestion,
@@ -60,6 +61,7 @@ __all__ = [
     "CaptionSyntaxError",
     "Category",
     "CheckConfig",
+    "Classification",
     "Diagnostic",
     "ErrorItem",
     "Fix",
@@ -68,6 +70,7 @@ __all__ = [
     "Item",
     "Kind",
     "Marker",
+    "Policy",
     "Redundancy",
     "Section",
     "Sentence",
@@ -82,9 +85,11 @@ __all__ = [
     "VocabularyLookup",
     "Wildcard",
     "__version__",
+    "classify",
     "fix",
     "format",
     "lint",
+    "load_policy",
     "normalize_tag",
     "parse",
     "read_caption_file",
@@ -118,6 +123,10 @@ _LAZY = {
     "Wildcard": "_model",
     "normalize_tag": "_normalize",
     "parse": "_parse",
+    "Classification": "_policy",
+    "Policy": "_policy",
+    "classify": "_policy",
+    "load_policy": "_policy",
     "TagDB": "_tagdb",
     "TagInfo": "_tagdb",
     "TagStatus": "_tagdb",
