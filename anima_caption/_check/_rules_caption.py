@@ -1205,7 +1205,10 @@ class TooLong(_CaptionRule):
 
         limit = ctx.config.max_tokens
         text = ctx.text
-        if len(text) < limit:  # fewer characters than tokens allowed: cannot be over
+        # A token is at least one byte, and ASCII is one byte per character (and stays
+        # as it is under the tokenizer's NFC step): a short ASCII caption cannot be over.
+        # Other text is counted, as one character may be several tokens (emoji, CJK).
+        if len(text) < limit and text.isascii():
             return
         count = count_tokens(text)
         if count.tokens > limit:
