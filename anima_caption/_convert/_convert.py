@@ -1,0 +1,719 @@
+"""``convert``: SDXL-era captions (WD14, Illustrious / NoobAI, Pony) → Anima captions.
+
+One parse, a walk over the typed model that decides what happens to each item, one
+format. Decisions that depend only on a tag's text (spelling, dialect words, aliases,
+deprecated tags, artist ``@``, categories) are made once per distinct tag and cached in the
+:class:`Converter`; the tag database is asked in batches (one ``lookup_many`` per chunk of
+captions in :meth:`Converter.convert_many`). Decisions that need the whole caption
+(duplicates, several safety or score tags, implied tags, the prefix, order) are made per
+caption. Every edit is recorded as a :class:`Change` naming its rule.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from anima_caption._convert._tables import (
+    ARTIST_FORM,
+    DIALECT_RULES,
+    DIALECTS,
+    FOREIGN_QUALITY,
+    PONY_SOURCE,
+    SAFETY_ORDER,
+    SCORE_LIKE,
+    Dialect,
+)
+from anima_caption._errors import CaptionSyntaxError, UsageError
+from anima_caption._format import SentencePlacement, format_caption
+from anima_caption._kinds import KIND_OF_CATEGORY, SECTION_OF_KIND, Kind, Section
+from anima_caption._model import (
+    Caption,
+    ErrorItem,
+    Group,
+    Item,
+    Marker,
+    Sentence,
+    Tag,
+    Wildcard,
+    trusted,
+)
+from anima_caption._normalize import db_key, normalize_tag
+from anima_caption._parse import parse
+from anima_caption._vocab import vocabulary
+
+if TYPE_CHECKING:
+    from anima_caption._tagdb import TagDB, TagInfo
+
+Span = tuple[int, int]
+Markers = Literal["keep", "remove"]
+
+#: What cannot be checked without a tag database (``ConversionResult.unchecked``).
+NEEDS_DATABASE = (
+    "artist tags (no '@' added)",
+    "aliases (not resolved)",
+    "deprecated tags (not dropped)",
+    "sections of Danbooru tags (character, series, artist: only Anima vocabulary and "
+    "triggers were sorted)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One edit ``convert`` made: ``rule`` turned ``old`` into ``new`` at ``span``.
+
+    ``new`` is ``""`` when something was removed; ``old`` is ``""`` when something was
+    added (then ``span`` is None). ``span`` is ``(start, end)`` in the input text.
+    """
+
+    rule: str
+    old: str
+    new: str
+    span: Span | None
+    message: str = ""
+
+    def __str__(self) -> str:
+        if not self.old and not self.new:
+            return f"{self.rule}: {self.message}" if self.message else self.rule
+        if not self.old:
+            what = f"+ '{self.new}'"
+        elif not self.new:
+            what = f"- '{self.old}'"
+        else:
+            what = f"'{self.old}' → '{self.new}'"
+        return f"{self.rule}: {what}" + (f" ({self.message})" if self.message else "")
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    """What :func:`convert` made of one caption."""
+
+    text: str
+    """The converted caption."""
+    original: str
+    """The input text."""
+    changes: tuple[Change, ...]
+    """Every edit, in the order of the input, each naming its rule."""
+    unknown: tuple[str, ...] = ()
+    """Tags left as written that are not known (not Danbooru tags, aliases or Anima
+    vocabulary); only filled with a tag database."""
+    unchecked: tuple[str, ...] = ()
+    """What could not be checked (without a tag database: artists, aliases, deprecated
+    tags, sections); empty when everything was checked."""
+    notes: tuple[str, ...] = ()
+    """Other things worth knowing (no safety tag, …)."""
+
+    @property
+    def changed(self) -> bool:
+        """True when the text changed."""
+        return self.text != self.original
+
+    def by_rule(self) -> Counter[str]:
+        """How many changes each rule made."""
+        return Counter(change.rule for change in self.changes)
+
+
+class _Decision(NamedTuple):
+    """What happens to one distinct tag (cached per tag text)."""
+
+    text: str | None  # the tag to write, None: drop it
+    kind: Kind
+    section: Section
+    kaomoji: bool
+    changes: tuple[tuple[str, str, str], ...]  # (rule, new, message), old is the raw text
+    unknown: bool
+    score: int | None  # score value of a score tag or a Pony score form
+
+
+@dataclass
+class _Out:
+    """One tag as it will be written, with where it came from."""
+
+    decision: _Decision
+    text: str
+    raw: str
+    span: Span | None
+    order: int
+
+
+@dataclass
+class _Work:
+    """Per-caption state while converting."""
+
+    text: str
+    items: list[Item | _Out] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    order: int = 0
+
+
+class Converter:
+    """Converts captions with fixed options; reuse one for many captions (it caches).
+
+    ``db`` is a :class:`~anima_caption.TagDB` (``None``: vocabulary only, and results say
+    what could not be checked). Options as in :func:`convert`.
+    """
+
+    def __init__(
+        self,
+        db: TagDB | None = None,
+        *,
+        dialect: Dialect = "sdxl",
+        triggers: Collection[str] = (),
+        prefix: str | Sequence[str] = (),
+        keep_year: bool = False,
+        prune_implied: bool = False,
+        markers: Markers = "keep",
+        absorbed: Collection[str] = (),
+        sentences: SentencePlacement = "keep",
+    ) -> None:
+        if dialect not in DIALECTS:
+            raise UsageError(f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
+        if markers not in ("keep", "remove"):
+            raise UsageError(f"markers must be 'keep' or 'remove', not {markers!r}")
+        self.db = db if db is not None and db.has_danbooru_data else None
+        self.dialect = dialect
+        self.rules = DIALECT_RULES[dialect]
+        self.triggers = tuple(triggers)
+        self._trigger_keys = frozenset(db_key(t) for t in triggers)
+        self.keep_year = keep_year
+        self.prune_implied = prune_implied
+        self.markers = markers
+        self.absorbed = frozenset(db_key(t) for t in absorbed)
+        self.sentences = sentences
+        self.vocab = vocabulary()
+        self._decisions: dict[tuple[str, bool], _Decision] = {}
+        self._infos: dict[str, TagInfo] = {}
+        self.prefix = self._prefix(prefix)
+
+    # -- public ------------------------------------------------------------------------
+
+    def convert(self, text: str) -> ConversionResult:
+        """Convert one caption (see :func:`convert`)."""
+        caption = parse(text, triggers=self.triggers)
+        return self._convert(text, caption)
+
+    def convert_many(self, texts: Iterable[str], *, chunk: int = 2000) -> list[ConversionResult]:
+        """Convert many captions, asking the database once per ``chunk`` captions."""
+        out: list[ConversionResult] = []
+        batch: list[tuple[str, Caption]] = []
+        for text in texts:
+            batch.append((text, parse(text, triggers=self.triggers)))
+            if len(batch) >= chunk:
+                out.extend(self._convert_batch(batch))
+                batch = []
+        out.extend(self._convert_batch(batch))
+        return out
+
+    def _convert_batch(self, batch: list[tuple[str, Caption]]) -> list[ConversionResult]:
+        if self.db is not None:
+            wanted: dict[str, None] = {}
+            decided = self._decisions
+            for _, caption in batch:
+                for tag in caption.tags:
+                    if (tag.text, tag.kaomoji) not in decided:
+                        wanted[tag.name] = None
+            self._prefetch(wanted)
+        return [self._convert(text, caption) for text, caption in batch]
+
+    # -- database ----------------------------------------------------------------------
+
+    def _prefetch(self, names: Iterable[str]) -> None:
+        if self.db is None:
+            return
+        missing = [n for n in names if n not in self._infos]
+        if missing:
+            for name, info in zip(missing, self.db.lookup_many(missing), strict=True):
+                self._infos[name] = info
+
+    def _info(self, name: str) -> TagInfo | None:
+        if self.db is None:
+            return None
+        info = self._infos.get(name)
+        if info is None:
+            info = self.db.lookup(name)
+            self._infos[name] = info
+        return info
+
+    # -- one tag -----------------------------------------------------------------------
+
+    def _decide(self, tag: Tag) -> _Decision:
+        key = (tag.text, tag.kaomoji)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self._decide_new(tag.text, tag.text, tag.kind, tag.kaomoji)
+            self._decisions[key] = decision
+        return decision
+
+    def _decide_new(self, raw: str, text: str, kind: Kind, kaomoji: bool) -> _Decision:
+        decision = self._decide_tag(raw, text, kind, kaomoji)
+        changes = decision.changes
+        if len(changes) > 1 and changes[0][0] in _SPELLING_RULES:
+            # one tag, one explanation: the rule that decided what is written
+            decision = decision._replace(changes=changes[1:])
+        return decision
+
+    def _decide_tag(self, raw: str, text: str, kind: Kind, kaomoji: bool) -> _Decision:
+        changes: list[tuple[str, str, str]] = []
+        rules = self.rules
+        # 1. spelling: the parser already normalised the text; say which rule did it.
+        if "\\" in text and not kaomoji:
+            text = _strip_escapes(text)
+        if text != raw:
+            changes.append((_spelling_rule(raw, text, kaomoji), text, ""))
+        if kaomoji:
+            return _Decision(text, kind, SECTION_OF_KIND[kind], True, tuple(changes), False, None)
+        has_at = text.startswith("@")
+        name = text[1:].lstrip() if has_at else text
+
+        def drop(rule: str, message: str) -> _Decision:
+            changes.append((rule, "", message))
+            return _Decision(None, kind, Section.GENERAL, False, tuple(changes), False, None)
+
+        if kind is Kind.TRIGGER:
+            return _Decision(text, kind, Section.CHARACTER, False, tuple(changes), False, None)
+        # 2. dialect words
+        if "pony-source" in rules and PONY_SOURCE.fullmatch(name):
+            return drop("pony-source", "Pony source tag")
+        if "foreign-quality" in rules and name in FOREIGN_QUALITY:
+            return drop("foreign-quality", "not an Anima quality tag")
+        if "artist-form" in rules and not has_at:
+            match = ARTIST_FORM.fullmatch(name)
+            if match is not None:
+                name = match.group(1).strip()
+                text, has_at, kind = f"@{name}", True, Kind.ARTIST
+                changes.append(("artist-form", text, ""))
+        # 3. rating words and forms
+        if kind is not Kind.SAFETY:
+            from anima_caption._tagdb._suggest import curated
+
+            target = curated().rating_target(db_key(name), self.vocab.rating_words)
+            if target is not None:
+                changes.append(("rating", target, "SDXL rating → Anima safety tag"))
+                return _Decision(
+                    target, Kind.SAFETY, Section.PREFIX, False, tuple(changes), False, None
+                )
+        # 4. score tags
+        match = SCORE_LIKE.fullmatch(name) if name.startswith("score") else None
+        if match is not None and "score" in rules:
+            number = int(match.group(1))
+            if not 1 <= number <= 9:
+                return drop("score", "Anima scores are score_1 … score_9")
+            if kind is not Kind.SCORE:
+                # a Pony form; which score survives is decided per caption
+                return _Decision(
+                    f"score_{number}", Kind.SCORE, Section.PREFIX, False, (), False, number
+                )
+        # 5. year
+        if kind is Kind.YEAR and not self.keep_year:
+            return drop("year", "year tags teach the era; use --keep-year to keep them")
+        # 6. the tag database
+        unknown = False
+        if kind in (Kind.UNKNOWN, Kind.GENERAL) or has_at:
+            info = self._info(name)
+            if info is not None:
+                status = info.status.value
+                if status == "alias" and info.canonical:
+                    name = info.canonical
+                    text = f"@{name}" if has_at else name
+                    changes.append(("alias", text, f"Danbooru alias of '{name}'"))
+                    info = self._info(name) or info
+                elif status == "removed":
+                    return drop("deprecated", "deprecated or removed on Danbooru")
+                elif status == "rating-word":  # pragma: no cover - handled above
+                    pass
+                if info.category is not None and not (has_at and kind is Kind.ARTIST):
+                    kind = KIND_OF_CATEGORY[info.category]
+                unknown = not info.known and not has_at
+                if kind is Kind.ARTIST and not has_at:
+                    text = f"@{name}"
+                    changes.append(("artist-at", text, "artist tags need '@' in Anima"))
+        # 7. policy: core tags the trigger absorbs
+        if name in self.absorbed:
+            return drop("absorbed", "absorbed by the trigger (policy)")
+        section = SECTION_OF_KIND[kind]
+        return _Decision(text, kind, section, False, tuple(changes), unknown, None)
+
+    def _prefix(self, prefix: str | Sequence[str]) -> tuple[_Decision, ...]:
+        names = prefix.split(",") if isinstance(prefix, str) else list(prefix)
+        out = []
+        for raw in names:
+            if not raw.strip():
+                continue
+            caption = parse(raw.strip(), triggers=self.triggers)
+            tags = caption.tags
+            if len(tags) != 1 or caption.sentences:
+                raise UsageError(f"prefix entry {raw.strip()!r} is not a single tag")
+            decision = self._decide_new(tags[0].text, tags[0].text, tags[0].kind, False)
+            if decision.text is None:
+                raise UsageError(f"prefix entry {raw.strip()!r} would be dropped by convert")
+            out.append(decision._replace(changes=()))
+        return tuple(out)
+
+    # -- one caption -------------------------------------------------------------------
+
+    def _convert(self, text: str, caption: Caption) -> ConversionResult:
+        work = _Work(text)
+        self._walk(caption.items, work)
+        outs = [item for item in work.items if isinstance(item, _Out)]
+        self._caption_rules(outs, work)
+        self._order_changes(caption, outs, work)
+        new_items = self._build_items(work)
+        lead_header = caption.header
+        new_caption = trusted(Caption, {"header": lead_header, "lead": "", "items": new_items})
+        try:
+            new_text = format_caption(new_caption, sentences=self.sentences)
+        except CaptionSyntaxError as error:  # pragma: no cover - errors raise in _walk
+            raise CaptionSyntaxError(error.message, text, error.span) from None
+        if text.endswith(("\n", "\r")) and not new_text.endswith("\n"):
+            new_text += "\n"
+        if new_text != text and (not work.changes or _layout_differs(caption)):
+            work.changes.append(Change("layout", "", "", None, "canonical separators"))
+        work.changes.sort(key=lambda c: (c.span is not None, c.span or (0, 0)))
+        notes = []
+        kept = [o for o in work.items if isinstance(o, _Out) and o.text]
+        if kept and not any(o.decision.kind is Kind.SAFETY for o in kept):
+            notes.append("no safety tag: add one (safe, sensitive, nsfw, explicit) with --prefix")
+        return ConversionResult(
+            text=new_text,
+            original=text,
+            changes=tuple(work.changes),
+            unknown=tuple(dict.fromkeys(work.unknown)),
+            unchecked=NEEDS_DATABASE if self.db is None else (),
+            notes=tuple(notes),
+        )
+
+    def _walk(self, items: Sequence[Item], work: _Work) -> None:
+        for item in items:
+            if isinstance(item, Tag):
+                decision = self._decide(item)
+                changes = decision.changes
+                if not changes or changes[0][0] in _SPELLING_RULES:
+                    # spelling depends on how this occurrence was written, so it is not
+                    # part of the cached decision
+                    new = decision.text
+                    if new is not None and item.raw.strip() != new:
+                        rule = _spelling_rule(item.raw.strip(), new, item.kaomoji)
+                        work.changes.append(Change(rule, item.raw, new, item.span, ""))
+                else:
+                    for rule, new, message in changes:
+                        work.changes.append(Change(rule, item.raw, new, item.span, message))
+                if decision.unknown:
+                    work.unknown.append(decision.text or item.text)
+                if decision.text is not None:
+                    work.items.append(
+                        _Out(decision, decision.text, item.raw, item.span, work.order)
+                    )
+                    work.order += 1
+            elif isinstance(item, Sentence):
+                work.items.append(item)
+            elif isinstance(item, Group):
+                inner = ", ".join(_flat_raw(item))
+                work.changes.append(Change("weight", item.raw, inner, item.span, ""))
+                self._walk(item.items, work)
+            elif isinstance(item, Marker):
+                if item.name == "break":
+                    work.changes.append(Change("break", item.raw, "", item.span, ""))
+                elif self.markers == "remove":
+                    work.changes.append(Change("keep-tokens", item.raw, "", item.span, ""))
+                else:
+                    work.items.append(item)
+            elif isinstance(item, Wildcard):
+                if self.markers == "remove" and item.options:
+                    first = item.options[0]
+                    work.changes.append(Change("wildcard", item.raw, first, item.span, ""))
+                    option = parse(first.strip(), triggers=self.triggers)
+                    self._walk(option.items, work)
+                else:
+                    work.items.append(item)
+            elif isinstance(item, ErrorItem):
+                raise CaptionSyntaxError(item.message, work.text, item.error_span)
+
+    def _caption_rules(self, outs: list[_Out], work: _Work) -> None:
+        def remove(out: _Out, rule: str, message: str) -> None:
+            out.text = ""
+            work.changes.append(Change(rule, out.raw, "", out.span, message))
+
+        # duplicates (after spelling and aliases)
+        seen: set[str] = set()
+        for out in outs:
+            if out.text in seen:
+                remove(out, "duplicate", "")
+            else:
+                seen.add(out.text)
+        # scores: Pony forms (score_8_up) collapse into one score_N, the best one
+        pony = [o for o in outs if o.text and o.decision.score is not None]
+        if pony:
+            exact = {o.text for o in outs if o.text and o.decision.kind is Kind.SCORE} - {
+                o.text for o in pony
+            }
+            numbers = [int(t[6:]) for t in exact if t[6:].isdigit()]
+            best = max([o.decision.score or 0 for o in pony] + numbers)
+            kept_best = f"score_{best}" in exact
+            for out in pony:
+                if out.decision.score == best and not kept_best:
+                    kept_best = True
+                    work.changes.append(
+                        Change("score", out.raw, out.text, out.span, "Pony score form")
+                    )
+                else:
+                    remove(out, "score", f"Pony score form; score_{best} stands for it")
+        # safety: exactly one
+        safety = [o for o in outs if o.text and o.decision.kind is Kind.SAFETY]
+        if len({o.text for o in safety}) > 1:
+            keep = min(safety, key=lambda o: _safety_rank(o.text))
+            for out in safety:
+                if out is not keep:
+                    remove(out, "safety-conflict", f"'{keep.text}' kept (most restrictive)")
+        # implications
+        if self.prune_implied and self.db is not None:
+            live = [o for o in outs if o.text and o.decision.kind not in _VOCAB_KINDS]
+            names = [o.text.lstrip("@") for o in live]
+            if len(names) > 1:
+                by_name = dict(zip(names, live, strict=True))
+                for found in self.db.redundant(names):
+                    implied = by_name.get(found.tag)
+                    if implied is not None and implied.text:
+                        remove(implied, "implied", " ⇒ ".join(found.chain))
+        # prefix
+        present_kinds = {o.decision.kind for o in outs if o.text}
+        present = {o.text for o in outs if o.text}
+        added = []
+        for decision in self.prefix:
+            assert decision.text is not None
+            if decision.text in present:
+                continue
+            if decision.kind in (Kind.SCORE, Kind.SAFETY) and decision.kind in present_kinds:
+                continue
+            added.append(_Out(decision, decision.text, "", None, -1))
+            present.add(decision.text)
+            work.changes.append(Change("prefix", "", decision.text, None, ""))
+        for new in added:
+            rank = _PREFIX_KIND_ORDER.get(new.decision.kind, len(_PREFIX_KIND_ORDER))
+            position = next(
+                (
+                    i
+                    for i, item in enumerate(work.items)
+                    if isinstance(item, _Out)
+                    and item.text
+                    and item is not new
+                    and (
+                        item.decision.section is not Section.PREFIX
+                        or _PREFIX_KIND_ORDER.get(item.decision.kind, 99) > rank
+                    )
+                ),
+                None,
+            )
+            if position is None:  # after the last tag, or first when there is none
+                last = [i for i, item in enumerate(work.items) if isinstance(item, _Out)]
+                position = last[-1] + 1 if last else 0
+            work.items.insert(position, new)
+        outs[0:0] = added
+
+    def _order_changes(self, caption: Caption, outs: list[_Out], work: _Work) -> None:
+        live = [o for o in outs if o.text and o.span is not None]
+        sections = _sections(live, self.vocab.flexible_count)
+        for out, section in zip(live, sections, strict=True):
+            out.decision = out.decision._replace(section=section)
+        # format never moves a tag across a kept ||| marker: compare within segments
+        segment_of: dict[int, int] = {}
+        segment = 0
+        for item in work.items:
+            if isinstance(item, Marker):
+                segment += 1
+            elif isinstance(item, _Out):
+                segment_of[id(item)] = segment
+        ranks = [(segment_of.get(id(o), 0), s.rank) for o, s in zip(live, sections, strict=True)]
+        character = Section.CHARACTER.rank
+        moved_trigger = False
+        for index, out in enumerate(live):
+            seg = ranks[index][0]
+            if out.decision.kind is Kind.TRIGGER and any(
+                g == seg and r > character for g, r in ranks[:index]
+            ):
+                moved_trigger = True
+                work.changes.append(
+                    Change("trigger", out.raw, out.text, out.span, "into the character section")
+                )
+        rest = [r for o, r in zip(live, ranks, strict=True) if o.decision.kind is not Kind.TRIGGER]
+        if not _in_order(ranks) and not (moved_trigger and _in_order(rest)):
+            work.changes.append(Change("reorder", "", "", None, "Anima section order"))
+
+    def _build_items(self, work: _Work) -> tuple[Item, ...]:
+        items: list[Item] = []
+        for item in work.items:
+            if isinstance(item, _Out):
+                if not item.text:
+                    continue
+                decision = item.decision
+                items.append(
+                    trusted(
+                        Tag,
+                        {
+                            "raw": item.text,
+                            "span": (0, 0),
+                            "trail": ", ",
+                            "type": "tag",
+                            "text": item.text,
+                            "kind": decision.kind,
+                            "section": decision.section,
+                            "escaped": False,
+                            "kaomoji": decision.kaomoji,
+                        },
+                    )
+                )
+            else:
+                items.append(item)
+        return tuple(items)
+
+
+_PREFIX_KIND_ORDER = {
+    kind: i
+    for i, kind in enumerate(
+        (Kind.QUALITY, Kind.SCORE, Kind.PERIOD, Kind.YEAR, Kind.META, Kind.SAFETY)
+    )
+}
+_SPELLING_RULES = frozenset({"unescape", "underscore", "lowercase", "spelling"})
+
+_VOCAB_KINDS = frozenset(
+    {Kind.QUALITY, Kind.SCORE, Kind.PERIOD, Kind.YEAR, Kind.META, Kind.SAFETY, Kind.COUNT}
+)
+
+
+def _sections(outs: list[_Out], flexible: frozenset[str]) -> list[Section]:
+    """Each tag's section, with the parser's rule for ``solo``: it joins the people-count
+    section when it follows a people-count tag."""
+    out: list[Section] = []
+    previous: Section | None = None
+    for item in outs:
+        section = item.decision.section
+        if item.text in flexible:
+            section = Section.COUNT if previous is Section.COUNT else Section.GENERAL
+        out.append(section)
+        previous = section
+    return out
+
+
+def _in_order(ranks: list[tuple[int, int]]) -> bool:
+    """True when no tag comes after a tag of a later section in the same segment."""
+    return all(a[0] != b[0] or a[1] <= b[1] for a, b in pairwise(ranks))
+
+
+def _safety_rank(text: str) -> int:
+    return SAFETY_ORDER.index(text) if text in SAFETY_ORDER else len(SAFETY_ORDER)
+
+
+def _strip_escapes(text: str) -> str:
+    """``\\(smile\\)`` (kept escaped by the parser, since unescaped it would be an emphasis
+    group) → ``smile``; other backslashes go too: ``\\`` is an unknown token to T5."""
+    plain = text.replace("\\", "")
+    while len(plain) > 1 and plain[0] in "([" and plain[-1] == {"(": ")", "[": "]"}[plain[0]]:
+        plain = plain[1:-1].strip()
+    plain = plain.replace("(", "").replace(")", "") if plain[:1] in "([" else plain
+    return normalize_tag(plain) or text.replace("\\", "")
+
+
+def _spelling_rule(raw: str, text: str, kaomoji: bool) -> str:
+    if "\\" in raw:
+        return "unescape"
+    if "_" in raw and "_" not in text and not kaomoji:
+        return "underscore"
+    if raw.lower() != raw:
+        return "lowercase"
+    return "spelling"
+
+
+def _flat_raw(group: Group) -> list[str]:
+    out: list[str] = []
+    for item in group.items:
+        if isinstance(item, Group):
+            out.extend(_flat_raw(item))
+        else:
+            out.append(item.raw.strip())
+    return out
+
+
+def _layout_differs(caption: Caption) -> bool:
+    """The input uses separators other than ``', '`` or more than one line."""
+    if caption.lead:
+        return True
+    items = caption.items
+    for index, item in enumerate(items):
+        trail = item.trail
+        if index == len(items) - 1:
+            if trail.strip(" \t\r\n"):
+                return True
+            continue
+        if trail not in (", ", " ") or "\n" in item.raw:
+            return True
+    return False
+
+
+# -- the public function ---------------------------------------------------------------------
+
+_CONVERTERS: dict[tuple[object, ...], tuple[TagDB | None, Converter]] = {}
+
+
+def convert(
+    text: str,
+    *,
+    db: TagDB | None = None,
+    dialect: Dialect = "sdxl",
+    triggers: Collection[str] = (),
+    prefix: str | Sequence[str] = (),
+    keep_year: bool = False,
+    prune_implied: bool = False,
+    markers: Markers = "keep",
+    absorbed: Collection[str] = (),
+    sentences: SentencePlacement = "keep",
+) -> ConversionResult:
+    """Convert an SDXL-era caption to Anima format; the result explains every edit.
+
+    ``dialect`` is ``"wd14"`` (WD14 tagger output), ``"sdxl"`` (Illustrious / NoobAI) or
+    ``"pony"`` (``score_9, score_8_up``, ``rating_*``, ``source_*``). ``db`` is a
+    :class:`~anima_caption.TagDB`; without one, only what needs no database is done and
+    ``result.unchecked`` says what was not checked. ``triggers`` go into the character
+    section; ``prefix`` (``"masterpiece, best quality, score_7, safe"``) is added where
+    missing; year tags are dropped unless ``keep_year``; ``prune_implied`` drops tags
+    implied by another tag; ``markers="remove"`` drops kohya ``|||`` and resolves
+    wildcards; ``absorbed`` are core tags the trigger absorbs (see the policy engine).
+
+        >>> convert("1girl, long_hair, (smile:1.2), general").text
+        'safe, 1girl, long hair, smile'
+
+    ``convert(convert(x).text).text == convert(x).text``. Raises
+    :class:`~anima_caption.CaptionSyntaxError` for a caption with a stray or unclosed
+    bracket.
+    """
+    key = (
+        id(db),
+        dialect,
+        tuple(triggers),
+        prefix if isinstance(prefix, str) else tuple(prefix),
+        keep_year,
+        prune_implied,
+        markers,
+        frozenset(absorbed),
+        sentences,
+    )
+    cached = _CONVERTERS.get(key)
+    if cached is None or cached[0] is not db:
+        if len(_CONVERTERS) > 16:
+            _CONVERTERS.clear()
+        converter = Converter(
+            db,
+            dialect=dialect,
+            triggers=triggers,
+            prefix=prefix,
+            keep_year=keep_year,
+            prune_implied=prune_implied,
+            markers=markers,
+            absorbed=absorbed,
+            sentences=sentences,
+        )
+        cached = (db, converter)
+        _CONVERTERS[key] = cached
+    return cached[1].convert(text)
