@@ -144,3 +144,26 @@ def test_python_dash_m_runs_the_cli() -> None:
     )
     assert result.returncode == 0
     assert "--check" in result.stdout and "examples:" in result.stdout
+
+
+def test_building_the_command_line_stays_light() -> None:
+    """Every start of ``anima-caption`` builds the whole parser, and ``check`` runs in
+    pre-commit hooks: the subcommand modules must import their heavy machinery inside the
+    functions that run the command, not at module level."""
+    import subprocess
+    import sys
+
+    heavy = ("pydantic", "yaml", "lark", "sqlite3", "openpyxl", "PIL", "anima_caption._model")
+    script = (
+        "import sys\n"
+        "from anima_caption.cli import build_parser\n"
+        "build_parser()\n"
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == [], (
+        f"building the CLI parser imported {loaded}: move those imports in the feature's "
+        "cli.py into the functions that run the command"
+    )

@@ -10,10 +10,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anima_caption._tagdb._db import TagDB, TagInfo
-from anima_caption._tagdb._errors import TagDBError
 from anima_caption._tagdb._paths import (
     ENV_VAR,
     default_db_path,
@@ -21,6 +19,9 @@ from anima_caption._tagdb._paths import (
     open_default,
     resolve_db_path,
 )
+
+if TYPE_CHECKING:
+    from anima_caption._tagdb._db import TagDB, TagInfo
 
 _TAGDB_EPILOG = f"""\
 The database is one SQLite file. Where it lives: --db PATH, else ${ENV_VAR}, else
@@ -261,6 +262,8 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> tuple[TagDB, bool]:
+    from anima_caption._tagdb._db import TagDB
+
     db = open_default(args.db)
     if db is None:
         _err(no_database_hint(resolve_db_path(args.db)))
@@ -330,8 +333,6 @@ def run_lookup(args: argparse.Namespace) -> int:
         for tag, info in zip(args.tags, infos, strict=True):
             suggestions = db.suggest(tag, limit=args.suggestions) if args.suggestions > 0 else []
             results.append((info, suggestions))
-    except TagDBError:
-        raise
     finally:
         db.close()
     if args.json:
