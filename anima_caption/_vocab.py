@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from anima_caption._data import data_path
+from anima_caption._data import load_yaml_data
 from anima_caption._kinds import Kind
 
 
@@ -48,9 +48,7 @@ class Vocabulary:
 @cache
 def vocabulary() -> Vocabulary:
     """Load ``tag_db/vocabulary.yaml`` (cached; the file ships with the package)."""
-    import yaml
-
-    raw: dict[str, Any] = yaml.safe_load(data_path("tag_db/vocabulary.yaml").read_text("utf-8"))
+    raw: dict[str, Any] = load_yaml_data("tag_db/vocabulary.yaml")
     members: dict[str, Kind] = {}
     patterns: list[tuple[re.Pattern[str], Kind]] = []
     dataset: frozenset[str] = frozenset()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from anima_caption._data import data_path
+from anima_caption._data import load_yaml_data
 from anima_caption._kinds import Category
 from anima_caption._normalize import db_key
 from anima_caption._tagdb._builder import squash
@@ -120,9 +120,7 @@ class Curated:
 @cache
 def curated() -> Curated:
     """Load ``tag_db/suggestions.yaml`` once."""
-    import yaml
-
-    raw: dict[str, Any] = yaml.safe_load(data_path("tag_db/suggestions.yaml").read_text("utf-8"))
+    raw: dict[str, Any] = load_yaml_data("tag_db/suggestions.yaml")
     phrases = {
         db_key(str(phrase)): (tuple(str(s) for s in spec["suggest"]), str(spec["reason"]))
         for phrase, spec in raw.get("phrases", {}).items()
