@@ -543,14 +543,19 @@ class TagDB:
         direct = self._direct_implications(key)
         if not direct:
             return ()  # most tags imply nothing: no need to remember them
+        # Breadth first, a level at a time, so that each level's rows are fetched with one
+        # query (the same order as a FIFO queue would visit them).
         seen: dict[str, None] = {}
-        queue = deque(direct)
-        while queue:
-            node = queue.popleft()
-            if node in seen or node == key:
-                continue
-            seen[node] = None
-            queue.extend(self._direct_implications(node))
+        level: list[str] = list(direct)
+        while level:
+            self._prefetch_relations(level)
+            following: list[str] = []
+            for node in level:
+                if node in seen or node == key:
+                    continue
+                seen[node] = None
+                following.extend(self._direct_implications(node))
+            level = following
         result = tuple(seen)
         self._closure[key] = result
         return result
