@@ -21,6 +21,7 @@ from anima_caption._version import __version__
 if TYPE_CHECKING:
     from anima_caption._check import CheckConfig, Diagnostic, Fix
     from anima_caption._check._api import fix, lint
+    from anima_caption._convert import ConversionResult, convert
     from anima_caption._errors import (
         AnimaCaptionError,
         CaptionDecodeError,
@@ -62,6 +63,7 @@ __all__ = [
     "Category",
     "CheckConfig",
     "Classification",
+    "ConversionResult",
     "Diagnostic",
     "ErrorItem",
     "Fix",
@@ -86,6 +88,7 @@ __all__ = [
     "Wildcard",
     "__version__",
     "classify",
+    "convert",
     "fix",
     "format",
     "lint",
@@ -96,6 +99,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ConversionResult": "_convert",
+    "convert": "_convert",
     "CheckConfig": "_check",
     "Diagnostic": "_check",
     "Fix": "_check",

@@ -391,7 +391,9 @@ class Converter:
             if isinstance(item, Tag):
                 decision = self._decide(item)
                 changes = decision.changes
-                if not changes or changes[0][0] in _SPELLING_RULES:
+                if decision.score is not None:
+                    pass  # a Pony score form: the caption's score rule explains it
+                elif not changes or changes[0][0] in _SPELLING_RULES:
                     # spelling depends on how this occurrence was written, so it is not
                     # part of the cached decision
                     new = decision.text
