@@ -131,6 +131,15 @@ def _direction_flip(
             "use --no-flip",
             [c.path for c in hits],
         )
+    elif plan.policy_directional:
+        yield _finding(
+            "TC002",
+            "error",
+            f"the policy {options.policy} declares an attribute on one side of the character "
+            "and flip augmentation is on: half of the steps show it on the other side, so the "
+            "LoRA learns both sides; use --no-flip",
+            [options.policy] if options.policy else [],
+        )
 
 
 def _te_cache(plan: TrainingPlan, scan: DatasetScan, options: TrainOptions) -> Iterator[Finding]:

@@ -136,6 +136,8 @@ class TrainingPlan(BaseModel):
     sample_steps: int
     images: int
     captions: int
+    policy_directional: bool = False
+    """The policy declares an attribute with a side (flipping would swap it)."""
     findings: tuple[Finding, ...] = ()
 
     _scan: Any = PrivateAttr(default=None)

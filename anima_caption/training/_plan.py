@@ -160,6 +160,7 @@ def plan_training(
         sample_steps=int(guidance["sample_steps"]),
         images=len(scan.images),
         captions=len(captions),
+        policy_directional=policy.directional,
     )
     plan = plan.model_copy(update={"findings": tuple(cross_check(plan, scan, options))})
     plan._scan = scan
