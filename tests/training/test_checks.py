@@ -177,7 +177,7 @@ def test_separator_written_into_out_only(
 ) -> None:
     root = make_dataset({"a.png": GOOD, "b.png": "masterpiece, safe, 1girl, kanachan, frown"})
     before = snapshot(root)
-    code, found, text, out = train(
+    code, _, text, out = train(
         capsys, "kohya", root, "--shuffle", "--keep-tokens-separator", "|||"
     )
     assert code == 0, text
@@ -255,7 +255,7 @@ def test_caption_extension_mismatch(
 
 def test_keep_tokens_varies(make_dataset: MakeDataset, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_dataset({"a.png": GOOD, "b.png": "safe, 1girl, kanachan, smile"})
-    code, found, text, out = train(capsys, "kohya", root)
+    _, found, text, _ = train(capsys, "kohya", root)
     assert found["TC012"] == "warning" and "keep_tokens = 3" in text
 
 
@@ -286,7 +286,7 @@ def test_folder_repeats_ignored_by_toolkit(
 
 def test_no_images(make_dataset: MakeDataset, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_dataset({"a.txt": GOOD})
-    code, found, text, _ = train(capsys, "kohya", root)
+    code, found, _, _ = train(capsys, "kohya", root)
     assert code == 1 and found["TC017"] == "error" and found["TC018"] == "warning"
 
 
@@ -294,7 +294,7 @@ def test_diffusion_pipe_prefix_shuffled(
     make_dataset: MakeDataset, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_dataset({"a.png": GOOD})
-    code, found, text, _ = train(capsys, "diffusion-pipe", root, "--shuffle")
+    code, found, _, _ = train(capsys, "diffusion-pipe", root, "--shuffle")
     assert code == 0 and found["TC019"] == "warning"
 
 
