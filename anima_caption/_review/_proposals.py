@@ -27,7 +27,7 @@ def proposer_for(
 
         return fix_proposer(checker, unsafe=bool(getattr(args, "unsafe_fixes", False)))
     if mode == "convert":
-        return _convert_proposer(checker)
+        return _convert_proposer(checker, args)
     if mode == "policy":
         if not getattr(args, "policy", None):
             raise UsageError("--propose policy needs --policy FILE (the policy YAML)")
@@ -35,25 +35,38 @@ def proposer_for(
     raise UsageError(f"--propose {mode}: use none, fix, convert or policy")
 
 
-def _convert_proposer(checker: Checker) -> Callable[[str], str]:
+def _convert_proposer(checker: Checker, args: argparse.Namespace) -> Callable[[str], str]:
     try:
-        from anima_caption._convert import convert
+        from anima_caption._convert import Converter
     except ImportError:
         raise UsageError(
             "--propose convert needs the conversion engine (anima_caption._convert), "
             "which this installation does not have"
         ) from None
-    options: dict[str, Any] = {"db": checker.lookup, "triggers": list(checker.config.triggers)}
+    triggers = list(checker.config.triggers)
+    absorbed: set[str] = set()
+    if getattr(args, "policy", None):
+        policy = load_policy_file(Path(args.policy))
+        names: list[str | None] = [*triggers] or [*policy.trigger_names()] or [None]
+        for trigger in names:
+            absorbed |= policy.absorbed_tags(trigger)
+    converter = Converter(
+        checker.lookup,
+        dialect=getattr(args, "dialect", "sdxl"),
+        triggers=triggers,
+        prefix=getattr(args, "prefix", "") or "",
+        absorbed=absorbed,
+    )
 
     def propose(text: str) -> str:
-        result = convert(text, **options)
-        converted: str = result.text
+        converted: str = converter.convert(text).text
         return converted
 
     return propose
 
 
-def _load_policy(path: Path) -> Any:
+def load_policy_file(path: Path) -> Any:
+    """The policy in ``path`` (a one-line usage error when the engine or file is missing)."""
     try:
         from anima_caption._policy import load_policy
     except ImportError:
@@ -70,7 +83,7 @@ def _policy_proposer(path: Path, checker: Checker) -> Callable[[str], str]:
     from anima_caption._parse import parse
     from anima_caption._policy import classify
 
-    policy = _load_policy(path)
+    policy = load_policy_file(path)
 
     def propose(text: str) -> str:
         caption = parse(text, lookup=checker.lookup, triggers=checker.config.triggers)
@@ -84,7 +97,7 @@ def policy_grouper(path: Path, checker: Checker) -> Callable[[ReviewRow, Tag], s
     """Colour tags by their policy role (core / structural / variable / other)."""
     from anima_caption._policy import classify
 
-    policy = _load_policy(path)
+    policy = load_policy_file(path)
     cache: dict[int, dict[int, str]] = {}
 
     def group_of(row: ReviewRow, tag: Tag) -> str:

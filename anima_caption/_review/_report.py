@@ -41,7 +41,7 @@ GROUP_COLOURS = {
     "core": "#b91c1c",
     "structural": "#047857",
     "variable": "#1d4ed8",
-    "unclassified": "#6b7280",
+    "other": "#6b7280",
 }
 
 #: How a tag's colour group is chosen: section name by default, or a policy's group.

@@ -93,6 +93,20 @@ def add_parsers(commands: Any) -> None:
         "--unsafe-fixes", action="store_true", help="with --propose fix: unsafe fixes too"
     )
     export.add_argument(
+        "--from",
+        dest="dialect",
+        choices=("wd14", "sdxl", "pony"),
+        default="sdxl",
+        help="with --propose convert: what wrote the captions (default: sdxl)",
+    )
+    export.add_argument(
+        "--prefix",
+        default="",
+        metavar="TAGS",
+        help='with --propose convert: tags to add where missing, e.g. "masterpiece, best '
+        'quality, score_7, safe"',
+    )
+    export.add_argument(
         "--thumb-size",
         type=int,
         default=128,
@@ -203,7 +217,12 @@ def _progress(args: argparse.Namespace) -> Any:
 def _checker(args: argparse.Namespace, root: Path) -> Any:
     from anima_caption._review._dataset import make_checker
 
-    return make_checker(root, config=args.config, triggers=args.trigger, db_path=args.db)
+    triggers = list(args.trigger)
+    if not triggers and getattr(args, "policy", None):
+        from anima_caption._review._proposals import load_policy_file
+
+        triggers = list(load_policy_file(Path(args.policy)).trigger_names())
+    return make_checker(root, config=args.config, triggers=triggers, db_path=args.db)
 
 
 def _run_export(args: argparse.Namespace) -> int:
