@@ -11,6 +11,7 @@ caption. Every edit is recorded as a :class:`Change` naming its rule.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -261,7 +262,11 @@ class Converter:
         rules = self.rules
         # 1. spelling: the parser already normalised the text; say which rule did it.
         if "\\" in text and not kaomoji:
-            text = _strip_escapes(text)
+            stripped = _strip_escapes(text)
+            if stripped is None:
+                changes.append(("unescape", "", "cannot be written without escapes"))
+                return _Decision(None, kind, Section.GENERAL, False, tuple(changes), False, None)
+            text = stripped
         if text != raw:
             changes.append((_spelling_rule(raw, text, kaomoji), text, ""))
         if kaomoji:
@@ -361,6 +366,7 @@ class Converter:
         outs = [item for item in work.items if isinstance(item, _Out)]
         self._caption_rules(outs, work)
         self._order_changes(caption, outs, work)
+        self._order_prefix(work)
         new_items = self._build_items(work)
         lead_header = caption.header
         new_caption = trusted(Caption, {"header": lead_header, "lead": "", "items": new_items})
@@ -544,6 +550,26 @@ class Converter:
         if not _in_order(ranks) and not (moved_trigger and _in_order(rest)):
             work.changes.append(Change("reorder", "", "", None, "Anima section order"))
 
+    def _order_prefix(self, work: _Work) -> None:
+        """Quality, score, period, year, meta, safety: the prefix in the official order
+        (only before the first kept ``|||``, which format never crosses)."""
+        slots = []
+        for index, item in enumerate(work.items):
+            if isinstance(item, Marker):
+                break
+            if isinstance(item, _Out) and item.text and item.decision.section is Section.PREFIX:
+                slots.append(index)
+        current = [work.items[i] for i in slots]
+        ordered = sorted(
+            current,
+            key=lambda o: _PREFIX_KIND_ORDER.get(o.decision.kind, 9),  # type: ignore[union-attr]
+        )
+        if ordered != current:
+            for index, item in zip(slots, ordered, strict=True):
+                work.items[index] = item
+            if not any(c.rule == "reorder" for c in work.changes):
+                work.changes.append(Change("reorder", "", "", None, "Anima section order"))
+
     def _build_items(self, work: _Work) -> tuple[Item, ...]:
         items: list[Item] = []
         for item in work.items:
@@ -608,14 +634,24 @@ def _safety_rank(text: str) -> int:
     return SAFETY_ORDER.index(text) if text in SAFETY_ORDER else len(SAFETY_ORDER)
 
 
-def _strip_escapes(text: str) -> str:
+def _strip_escapes(text: str) -> str | None:
     """``\\(smile\\)`` (kept escaped by the parser, since unescaped it would be an emphasis
-    group) → ``smile``; other backslashes go too: ``\\`` is an unknown token to T5."""
+    group) → ``smile``; other backslashes go too: ``\\`` is an unknown token to T5. None
+    when no plain tag is left."""
     plain = text.replace("\\", "")
     while len(plain) > 1 and plain[0] in "([" and plain[-1] == {"(": ")", "[": "]"}[plain[0]]:
         plain = plain[1:-1].strip()
-    plain = plain.replace("(", "").replace(")", "") if plain[:1] in "([" else plain
-    return normalize_tag(plain) or text.replace("\\", "")
+    candidate = normalize_tag(plain)
+    if not _plain_tag(candidate):
+        candidate = normalize_tag(re.sub(r"[()\[\]]+", " ", plain))
+    return candidate if candidate and _plain_tag(candidate) else None
+
+
+def _plain_tag(text: str) -> bool:
+    """``text`` parses back as exactly one tag with that text."""
+    caption = parse(text)
+    items = caption.items
+    return len(items) == 1 and isinstance(items[0], Tag) and items[0].text == text
 
 
 def _spelling_rule(raw: str, text: str, kaomoji: bool) -> str:
