@@ -248,7 +248,8 @@ def _run_train(args: argparse.Namespace) -> int:
     errors = len(plan.errors)
     warnings = sum(1 for f in plan.findings if f.severity == "warning")
     summary = (
-        f"{plan.images} images, {plan.captions} captions: {errors} errors, {warnings} warnings"
+        f"{_plural(plan.images, 'image')}, {_plural(plan.captions, 'caption')}: "
+        f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
     )
     if errors and not args.force:
         print(f"{summary}. Nothing written: fix the errors or pass --force.", file=report)
@@ -268,6 +269,10 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"built {plan.out / 'dataset'} ({linked} files, {plan.layout})", file=report)
     print(f"{summary}. Ready{forced}: {plan.out / 'train.sh'}", file=report)
     return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _lookup(db: str | None) -> Any:

@@ -177,9 +177,7 @@ def test_separator_written_into_out_only(
 ) -> None:
     root = make_dataset({"a.png": GOOD, "b.png": "masterpiece, safe, 1girl, kanachan, frown"})
     before = snapshot(root)
-    code, _, text, out = train(
-        capsys, "kohya", root, "--shuffle", "--keep-tokens-separator", "|||"
-    )
+    code, _, text, out = train(capsys, "kohya", root, "--shuffle", "--keep-tokens-separator", "|||")
     assert code == 0, text
     built = out / "dataset" / "10_kanachan"
     assert (
