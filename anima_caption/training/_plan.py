@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ def plan_training(
     options: TrainOptions | None = None,
     *,
     lookup: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TrainingPlan:
     """Read ``dataset`` (never writing to it) and plan a ``trainer`` run into ``out``.
 
@@ -92,7 +94,9 @@ def plan_training(
     ext = options.caption_extension
     if ext is not None and not ext.startswith("."):
         ext = f".{ext}"
-    scan = scan_dataset(root, triggers=triggers, lookup=lookup, caption_extension=ext)
+    scan = scan_dataset(
+        root, triggers=triggers, lookup=lookup, caption_extension=ext, progress=progress
+    )
     table = presets()
     preset: dict[str, Any] = table["presets"][options.preset]
     guidance: dict[str, Any] = table["guidance"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -167,8 +167,12 @@ def scan_dataset(
     triggers: Collection[str] = (),
     lookup: Any = None,
     caption_extension: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DatasetScan:
-    """Find images and captions under ``root`` (recursively) and read every caption."""
+    """Find images and captions under ``root`` (recursively) and read every caption.
+
+    ``progress(done, total)`` is called after each caption, then once with ``(-1, -1)``.
+    """
     from anima_caption._io import walk_dataset
 
     folders: dict[Path, Folder] = {}
@@ -195,11 +199,14 @@ def scan_dataset(
         caption_extension = ".txt"
         if counts and counts[".caption"] > counts[".txt"]:
             caption_extension = ".caption"
-    captions = {
-        path: read_caption_info(path, triggers=triggers, lookup=lookup)
-        for found in sidecars.values()
-        for path in found.values()
-    }
+    paths = [path for found in sidecars.values() for path in found.values()]
+    captions = {}
+    for done, path in enumerate(paths, start=1):
+        captions[path] = read_caption_info(path, triggers=triggers, lookup=lookup)
+        if progress is not None:
+            progress(done, len(paths))
+    if progress is not None:
+        progress(-1, -1)
     ordered = [folders[key] for key in sorted(folders)]
     return DatasetScan(root, ordered, captions, orphans, caption_extension)
 

@@ -239,7 +239,11 @@ def _run_train(args: argparse.Namespace) -> int:
     if not args.dry_run:
         check_out_dir(out, overwrite=args.overwrite)
     lookup = _lookup(args.db)
-    plan = plan_training(args.trainer, args.dataset, out, options, lookup=lookup)
+    from anima_caption.cli import _progress_bar
+
+    plan = plan_training(
+        args.trainer, args.dataset, out, options, lookup=lookup, progress=_progress_bar()
+    )
     if args.json:
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
     report = sys.stderr if args.json else sys.stdout

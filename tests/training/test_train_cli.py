@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -255,9 +254,13 @@ def test_model_dir_fills_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str
     ],
 )
 def test_usage_errors_are_one_line(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     code, _, err = run(*argv, capsys=capsys)
     assert code == 2
     assert message in err and "Traceback" not in err
