@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="tag database (default: the usual lookup)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--out", default=str(REPO / "docs" / "report.png"))
-    parser.add_argument("--filter", default="", help="text typed into the filter box")
+    parser.add_argument(
+        "--filter", default="TG005", help="text typed into the filter box (default: TG005)"
+    )
+    parser.add_argument("--height", type=int, default=1100, help="viewport height in pixels")
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                 executable_path=args.chromium,
                 headless=True,
                 args=CHROMIUM_ARGS,
-                viewport={"width": 1280, "height": 900},
+                viewport={"width": 1280, "height": args.height},
             )
             page = context.new_page()
             page.goto(html.as_uri())
