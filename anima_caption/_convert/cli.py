@@ -241,8 +241,26 @@ def _extensions(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(e if e.startswith(".") else f".{e}" for e in (args.ext or [".txt"]))
 
 
-def _command_line(name: str) -> str:
-    return " ".join(["anima-caption", name, *sys.argv[2:]]) if sys.argv[1:2] == [name] else name
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as the journal records it (for ``undo --list``)."""
+    import shlex
+
+    parts = ["anima-caption", args.command]
+    if args.command == "convert":
+        parts += ["--from", args.dialect]
+        for trigger in args.trigger:
+            parts += ["--trigger", trigger]
+        for flag in ("prefix", "policy", "out"):
+            if getattr(args, flag):
+                parts += [f"--{flag}", getattr(args, flag)]
+        parts += [
+            f"--{f.replace('_', '-')}" for f in ("keep_year", "prune_implied") if getattr(args, f)
+        ]
+    else:
+        for kind, value in args.ops:
+            parts += [f"--{kind}", value]
+        parts += [f"--{f.replace('_', '-')}" for f in ("regex", "in_text") if getattr(args, f)]
+    return shlex.join([*parts, *args.paths])
 
 
 def _run_convert(args: argparse.Namespace) -> int:
@@ -283,7 +301,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     report = run_bulk(
         args.paths,
         transform,
-        command=_command_line("convert"),
+        command=_command_line(args),
         write=args.write,
         out=out,
         diff=not (args.quiet or args.check),
@@ -327,7 +345,7 @@ def _run_edit(args: argparse.Namespace) -> int:
     report = run_bulk(
         args.paths,
         transform,
-        command=_command_line("edit"),
+        command=_command_line(args),
         write=args.write,
         diff=not (args.quiet or args.check),
         keep_bom=True,
