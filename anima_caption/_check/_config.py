@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from anima_caption._policy._model import Policy
 
 SeverityName = Literal["error", "warning", "info", "off"]
 
@@ -75,3 +77,17 @@ class CheckConfig(BaseModel):
         alias="image-extensions",
         description="Image extensions trainers pick up (kohya sd-scripts' list).",
     )
+    policy: Policy | str | None = Field(
+        default=None,
+        description="The policy (core / structural / variable tags per trigger) inline, or "
+        "the path of a policy file relative to this config; enables the PL rules.",
+    )
+
+    @model_validator(mode="after")
+    def _policy_triggers(self) -> CheckConfig:
+        """The policy's triggers are trigger words too."""
+        if isinstance(self.policy, Policy):
+            extra = [t for t in self.policy.trigger_names() if t not in self.triggers]
+            if extra:
+                object.__setattr__(self, "triggers", [*self.triggers, *extra])
+        return self

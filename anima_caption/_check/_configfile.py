@@ -146,7 +146,35 @@ def load_config(path: Path) -> LoadedConfig:
         config = CheckConfig.model_validate(data)
     except ValidationError as error:
         raise UsageError(_validation_message(path, lines, error)) from None
+    config = _resolve_policy(config, path, root, lines)
     return LoadedConfig(config=config, path=path, root=root, lines=lines)
+
+
+def _resolve_policy(
+    config: CheckConfig, path: Path, root: Path, lines: Mapping[_KeyPath, int]
+) -> CheckConfig:
+    """Load a ``policy:`` given as a path (relative to the config file) and check the
+    group names of an inline one, with ``file:line`` errors."""
+    if config.policy is None:
+        return config
+    from anima_caption._policy._load import load_policy
+
+    if isinstance(config.policy, str):
+        target = Path(config.policy)
+        if not target.is_absolute():
+            target = root / target
+        if not target.is_file():
+            line = _line_of(lines, ("policy",)) or 1
+            raise UsageError(f"{_display(path)}:{line}: policy file '{config.policy}' not found")
+        data = config.model_dump(by_alias=True, exclude={"policy"})
+        data["policy"] = load_policy(target)
+        return CheckConfig.model_validate(data)
+    problems = config.policy.problems()
+    if problems:
+        key_path, message = problems[0]
+        line = _line_of(lines, ("policy", *key_path)) or 1
+        raise UsageError(f"{_display(path)}:{line}: {message}")
+    return config
 
 
 def config_for(start: Path, explicit: str | None) -> LoadedConfig:

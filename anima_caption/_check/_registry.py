@@ -100,4 +100,4 @@ def get_rule(code_or_slug: str) -> type[Rule] | None:
 
 
 def _load_rule_modules() -> None:
-    from anima_caption._check import _rules_caption, _rules_dataset  # noqa: F401
+    from anima_caption._check import _rules_caption, _rules_dataset, _rules_policy  # noqa: F401

@@ -12,6 +12,7 @@ import difflib
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -106,7 +107,8 @@ class Subset(_Model):
     """A folder of the dataset with its own trigger policies."""
 
     path: str = Field(
-        description="Folder (or glob) relative to the dataset root, e.g. 'chibi' or 'extra/*'."
+        description="Folder name or path inside the dataset, matched at any depth; globs "
+        "allowed, e.g. 'chibi' or 'extra/*'."
     )
     triggers: dict[str, TriggerPolicy] = Field(
         description="Trigger policies that replace the top-level ones in this folder."
@@ -343,13 +345,19 @@ def _build_resolver(
 
 
 def _folder_matches(pattern: str, folder: str) -> bool:
-    """A subset path matches its folder and everything below it (globs allowed)."""
+    """A subset path matches a run of folder names at any depth (``chibi`` matches
+    ``dataset/chibi`` and ``dataset/chibi/extra``; globs allowed: ``extra*``, ``a/b``)."""
+    return _folder_match_cached(pattern, folder)
+
+
+@cache
+def _folder_match_cached(pattern: str, folder: str) -> bool:
     pattern = pattern.strip().replace("\\", "/").strip("/")
     while pattern.startswith("./"):
         pattern = pattern[2:]
-    folder = folder.strip("/")
-    parts = folder.split("/") if folder else []
-    for end in range(1, len(parts) + 1):
-        if fnmatch.fnmatchcase("/".join(parts[:end]), pattern):
+    parts = [p for p in folder.replace("\\", "/").split("/") if p]
+    width = pattern.count("/") + 1
+    for start in range(len(parts) - width + 1):
+        if fnmatch.fnmatchcase("/".join(parts[start : start + width]), pattern):
             return True
     return False
