@@ -72,10 +72,9 @@ def render_report(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[str, list[str]]:
     """The report page and the problems to report (images that could not be opened…)."""
-    from anima_caption._review._thumbs import make_thumbnail
+    from anima_caption._review._thumbs import make_thumbnails
 
     options = options or ReportOptions()
-    make = thumbnail or make_thumbnail
     problems: list[str] = []
     cards: list[str] = []
     frequency: Counter[str] = Counter()
@@ -83,7 +82,8 @@ def render_report(
     group_uses: Counter[str] = Counter()
     rule_counts: Counter[str] = Counter()
     total = len(review.rows)
-    for number, row in enumerate(review.rows, 1):
+    thumbs = make_thumbnails([row.image for row in review.rows], options.thumb_box, thumbnail)
+    for number, (row, thumb) in enumerate(zip(review.rows, thumbs, strict=True), 1):
         groups: dict[int, str] = {}
         if row.caption is not None:
             seen: set[str] = set()
@@ -97,7 +97,6 @@ def render_report(
                     frequency[tag.text] += 1
         for d in row.diagnostics:
             rule_counts[d.name] += 1
-        thumb = make(row.image, options.thumb_box) if row.image is not None else None
         if thumb is not None and thumb.data is None:
             problems.append(f"{row.image}: {thumb.error}")
         cards.append(_card(row, groups, thumb))

@@ -96,9 +96,8 @@ def write_xlsx(
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    from anima_caption._review._thumbs import make_thumbnail
+    from anima_caption._review._thumbs import make_thumbnails
 
-    make = thumbnail or make_thumbnail
     problems: list[str] = []
     book = Workbook()
     sheet = book.active
@@ -114,7 +113,8 @@ def write_xlsx(
     wrap = Alignment(wrap_text=True, vertical="top")
     column = {name: i + 1 for i, name in enumerate(HEADERS)}
     total = len(review.rows)
-    for number, row in enumerate(review.rows, 2):
+    thumbs = make_thumbnails([row.image for row in review.rows], thumb_box, thumbnail)
+    for number, (row, thumb) in enumerate(zip(review.rows, thumbs, strict=True), 2):
         values: dict[str, str] = {
             COL_IMAGE: "" if row.image is not None else "(no image)",
             COL_FILE: row.name,
@@ -134,8 +134,7 @@ def write_xlsx(
             cell.data_type = "s"
             cell.alignment = wrap
         height = 15.0 * max(1, min(8, values[COL_DIAGNOSTICS].count("\n") + 1))
-        if row.image is not None:
-            thumb = make(row.image, thumb_box)
+        if row.image is not None and thumb is not None:
             if thumb.data is None:
                 message = f"{row.image.name}: {thumb.error}"
                 problems.append(f"{row.image}: {thumb.error}")

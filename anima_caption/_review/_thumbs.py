@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def make_thumbnail(path: Path, box: int = 160, *, max_pixels: int = MAX_DECODE_P
 
     original: tuple[int, int] | None = None
     try:
-        with _no_pillow_bomb_check(), Image.open(path) as image:
+        with _no_pillow_bomb_check():
+            opened = Image.open(path)  # reads the header only
+        with opened as image:
             original = image.size
             if image.format == "JPEG":
                 # Decode at the smallest DCT scale that still covers the box.
@@ -77,6 +80,30 @@ def make_thumbnail(path: Path, box: int = 160, *, max_pixels: int = MAX_DECODE_P
         return _failed(original, f"cannot decode image: {error}")
     except MemoryError:
         return _failed(original, "not enough memory to decode the image")
+
+
+def make_thumbnails(
+    paths: Sequence[Path | None],
+    box: int,
+    make: Callable[[Path, int], Thumbnail] | None = None,
+    *,
+    workers: int = 0,
+) -> Iterator[Thumbnail | None]:
+    """Thumbnails of ``paths`` in order (None for None), decoded in a few threads: Pillow
+    releases the GIL while decoding, so big datasets go faster on several cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    function = make or make_thumbnail
+    count = workers or min(4, os.cpu_count() or 1)
+
+    def one(path: Path | None) -> Thumbnail | None:
+        return function(path, box) if path is not None else None
+
+    if count <= 1 or len(paths) < 8:
+        yield from map(one, paths)
+        return
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        yield from pool.map(one, paths)
 
 
 def _encode(image: object, original: tuple[int, int]) -> Thumbnail:
