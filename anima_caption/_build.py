@@ -45,7 +45,21 @@ from anima_caption._model import (
     Header as HeaderModel,
 )
 from anima_caption._normalize import normalize_tag, tag_name
-from anima_caption._scanner import IR, Header, Part
+from anima_caption._scanner import (
+    _HSPACE,
+    _SLOW_CHARS,
+    IR,
+    Header,
+    Part,
+    _lexer,
+    _nest,
+    _plain_item,
+    _quick_segment,
+    _scan_header,
+    _split,
+    _tokens,
+    itemize,
+)
 from anima_caption._vocab import Vocabulary, vocabulary
 
 _SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t\u00a0]+(?=\S)")
@@ -55,8 +69,25 @@ _ERROR_MESSAGES = {
     "stray": "closing bracket without an opening one",
     "open": "bracket is never closed",
 }
+_SPECIAL_WHOLE: Final = frozenset({"break", "kaomoji", "group"})
 
 _Unit = tuple[int, int, int, tuple[Part, ...], str]  # (start, end, trail_end, parts, raw)
+# What a tag item's text alone decides: (length of the tag's raw text, normalised text or
+# None when equal to raw, kind, section, escaped, flags _FLEXIBLE | _UNRESOLVED). Flat
+# tuples of shared objects: copying a cached dict per tag touches far more cold memory.
+_TagEntry = tuple[int, str | None, Kind, Section, bool, int]
+_FLEXIBLE: Final = 1
+_UNRESOLVED: Final = 2
+# What a separator-free piece of text alone decides, for the fused path:
+# (mode, tag entry or None, parts relative to the piece, may take part in a sentence).
+_PieceInfo = tuple[int, _TagEntry | None, tuple[Part, ...], bool]
+_MODE_TAG: Final = 0  # one tag item
+_MODE_SPECIAL: Final = 1  # one item that is not a tag: group, kaomoji, BREAK, error, ...
+_MODE_RESPLIT: Final = 2  # the quick split was wrong here (edge space, comma, line end)
+_MODE_FULL: Final = 3  # needs the whole-text scan (unclosed bracket, escaped separator, |||)
+_CACHE_LIMIT: Final = 200_000
+_TRIVIA: Final = _HSPACE + ",\r\n"
+_DATASET_STARTS: Final = ("ye-pop", "deviantart")
 
 # Enum members as constants: ``Kind.UNKNOWN`` is an attribute lookup on an enum class,
 # which costs as much as building a small dict on CPython 3.11.
@@ -67,23 +98,24 @@ _ARTIST: Final = Kind.ARTIST
 _SECTION_GENERAL: Final = Section.GENERAL
 _SECTION_COUNT: Final = Section.COUNT
 _new = object.__new__
-_CLASS_OF_TYPE: Final[dict[str, type]] = {
-    "tag": Tag,
-    "sentence": Sentence,
-    "group": Group,
-    "wildcard": Wildcard,
-    "marker": Marker,
-    "error": ErrorItem,
-}
-_FIELDS_OF_TYPE: Final[dict[str, frozenset[str]]] = {
-    name: _FIELDS[cls] for name, cls in _CLASS_OF_TYPE.items()
-}
+_TAG_FIELDS: Final = _FIELDS[Tag]
+_SENTENCE_FIELDS: Final = _FIELDS[Sentence]
+_GROUP_FIELDS: Final = _FIELDS[Group]
+_WILDCARD_FIELDS: Final = _FIELDS[Wildcard]
+_MARKER_FIELDS: Final = _FIELDS[Marker]
+_ERROR_FIELDS: Final = _FIELDS[ErrorItem]
 _HEADER_FIELDS: Final = _FIELDS[HeaderModel]
 _CAPTION_FIELDS: Final = _FIELDS[Caption]
 
 
 class Builder:
-    """Builds :class:`~anima_caption._model.Caption` dictionaries from scanner IR."""
+    """Builds :class:`~anima_caption._model.Caption` objects, from text or scanner IR.
+
+    Two paths give the same captions (a property test compares them on arbitrary text):
+    :meth:`parse` splits the text at plain separators and builds each piece directly,
+    reusing what it worked out for the same piece text before (tags repeat heavily across a
+    dataset); :meth:`build_caption` walks the scanner's IR and handles every input.
+    """
 
     def __init__(self, lookup: TagLookup | None, triggers: Collection[str] = ()) -> None:
         self.vocab: Vocabulary = vocabulary()
@@ -96,48 +128,217 @@ class Builder:
         self._may_have_sentences = False
         self._has_flexible = False
         self._unresolved: list[dict[str, Any]] = []
+        self._tag_cache: dict[str, _TagEntry] = {}
+        self._escaped_cache: dict[str, _TagEntry] = {}
+        self._piece_cache: dict[str, _PieceInfo] = {}
 
-    # -- entry point ------------------------------------------------------------------
-    def build(self, text: str, header: Header | None, ir: IR) -> dict[str, Any]:
-        """The ``Caption`` as a plain dict, ready for ``Caption.model_validate``."""
-        result: dict[str, Any] = {}
-        result["header"] = None
+    # -- entry points -------------------------------------------------------------------
+    def parse(self, text: str) -> Caption:
+        """Parse ``text``: the fused path when it applies, else scanner IR."""
+        caption = self._fused(text)
+        if caption is None:
+            from anima_caption._scanner import scan
+
+            header, ir = scan(text)
+            caption = self.build_caption(text, header, ir)
+        return caption
+
+    def build_caption(self, text: str, header: Header | None, ir: IR) -> Caption:
+        """The :class:`Caption` for scanner IR, built without re-validation.
+
+        Every values dict the builder makes has the model's fields in the model's order,
+        which the property tests check (``repr`` and ``model_dump`` equal validated
+        models').
+        """
+        self._start(text)
+        head = None
         if header is not None:
-            (ds, de), title, end = header
-            result["header"] = {
-                "raw": text[:end],
-                "dataset": text[ds:de].strip(),
-                "title": text[title[0] : title[1]] if title else None,
-                "span": (0, end),
-            }
+            head = self._header(text, header)
+        items, lead = self._items(text, ir, top=True)
+        return self._finish(head, lead, items)
+
+    def _start(self, text: str) -> None:
         # Every sentence ends in . ! or ? — without one, there is nothing to group.
         self._may_have_sentences = "." in text or "!" in text or "?" in text
         self._has_flexible = False
         self._unresolved = []
-        items, lead = self._items(text, ir, top=True)
-        result["lead"] = lead
-        result["items"] = items
+
+    def _header(self, text: str, header: Header) -> Any:
+        (ds, de), title, end = header
+        values = {
+            "raw": text[:end],
+            "dataset": text[ds:de].strip(),
+            "title": text[title[0] : title[1]] if title else None,
+            "span": (0, end),
+        }
+        return _model(HeaderModel, values, _HEADER_FIELDS)
+
+    def _finish(self, header: Any, lead: str, items: list[Any]) -> Caption:
         self._classify(items)
-        return result
-
-    def build_caption(self, text: str, header: Header | None, ir: IR) -> Caption:
-        """The :class:`Caption` itself, built without re-validation (see ``_model.trusted``).
-
-        Every dict the builder makes has the model's fields in the model's order, which
-        the property tests check (``repr`` and ``model_dump`` equal validated models').
-        """
-        values = self.build(text, header, ir)
-        head = values["header"]
-        if head is not None:
-            values["header"] = _model(HeaderModel, head, _HEADER_FIELDS)
-        values["items"] = _models(values["items"])
+        values = {"header": header, "lead": lead, "items": tuple(items)}
         caption: Caption = _model(Caption, values, _CAPTION_FIELDS)
         return caption
 
+    # -- the fused path -------------------------------------------------------------------
+    def _fused(self, text: str) -> Caption | None:
+        """Split at plain separators and build each piece; None when that is not exact.
+
+        Exact when no piece holds an unclosed bracket, ends in a backslash (an escaped
+        separator) or holds ``|||``: then no token crosses a separator and each piece lexes
+        alone as it does in the whole text (the grammar's lookarounds only look at
+        separator or edge characters there).
+        """
+        base = 0
+        header = None
+        if text.startswith(_DATASET_STARTS):
+            scanned, base = _scan_header(_lexer(), text)
+            if scanned is not None:
+                header = self._header(text, scanned)
+        body = text.rstrip(_TRIVIA) if base == 0 else text[base:].rstrip(_TRIVIA)
+        if not body:
+            return None
+        stripped = body.lstrip(_TRIVIA)
+        lead_end = base + len(body) - len(stripped)
+        self._start(text)
+        if "\n" not in stripped and "\r" not in stripped:
+            width = 2 if ", " in stripped else 1
+            items = self._pieces(text, stripped.split(", " if width == 2 else ","), None,
+                                 width, lead_end)
+            if items is not None:
+                return self._finish(header, text[base:lead_end], items)
+            if self._unresolved or self._has_flexible:
+                self._start(text)
+        pieces = _split(_lexer(), stripped)
+        items = self._pieces(text, pieces[::2], pieces[1::2], 0, lead_end)
+        if items is None:
+            return None
+        return self._finish(header, text[base:lead_end], items)
+
+    def _pieces(
+        self, text: str, pieces: list[str], seps: list[str] | None, width: int, pos: int
+    ) -> list[Any] | None:
+        """Items for the separator-free ``pieces`` starting at ``pos``, or None."""
+        cache = self._piece_cache
+        may = self._may_have_sentences
+        out: list[Any] = []
+        pending: list[_Unit] = []
+        last = len(pieces) - 1
+        size = len(text)
+        unresolved = self._unresolved
+        for index in range(last + 1):
+            piece = pieces[index]
+            info = cache.get(piece)
+            if info is None:
+                info = self._piece_info(piece)
+            end = pos + len(piece)
+            if index == last:
+                next_pos = size
+            elif seps is None:
+                next_pos = end + width
+            else:
+                next_pos = end + len(seps[index])
+            mode = info[0]
+            if mode == _MODE_TAG:
+                if pending or (may and info[3]):
+                    self._split_unit(
+                        text, (pos, end, next_pos, _shift(info[2], pos), piece), pending
+                    )
+                    self._drain(text, pending, out, final=False)
+                else:
+                    entry = info[1]
+                    assert entry is not None
+                    stop = pos + entry[0]
+                    raw = piece if stop == end else piece[: entry[0]]
+                    name = entry[1]
+                    # Fields in model order (see _model._trusted).
+                    values = {
+                        "raw": raw,
+                        "span": (pos, stop),
+                        "trail": text[stop:next_pos],
+                        "type": "tag",
+                        "text": raw if name is None else name,
+                        "kind": entry[2],
+                        "section": entry[3],
+                        "escaped": entry[4],
+                        "kaomoji": False,
+                    }
+                    tag = _new(Tag)
+                    set_dict(tag, values)
+                    set_fields_set(tag, _TAG_FIELDS)
+                    set_extra(tag, None)
+                    set_private(tag, None)
+                    out.append(tag)
+                    flags = entry[5]
+                    if flags:
+                        if flags & _FLEXIBLE:
+                            self._has_flexible = True
+                        if flags & _UNRESOLVED:
+                            unresolved.append(values)
+            elif mode == _MODE_SPECIAL:
+                if pending:
+                    self._drain(text, pending, out, final=True)
+                out.append(self._special(text, pos, end, next_pos, _shift(info[2], pos)))
+            else:
+                return None
+            pos = next_pos
+        if pending:
+            self._drain(text, pending, out, final=True)
+        return out
+
+    def _piece_info(self, piece: str) -> _PieceInfo:
+        """What ``piece`` (text between two separators) is, worked out once per text."""
+        info = self._piece_info_uncached(piece)
+        cache = self._piece_cache
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[piece] = info
+        return info
+
+    def _piece_info_uncached(self, piece: str) -> _PieceInfo:
+        if (
+            not piece
+            or piece[0] in _HSPACE
+            or piece[-1] in _HSPACE
+            or "," in piece
+            or "\n" in piece
+            or "\r" in piece
+        ):
+            return (_MODE_RESPLIT, None, (), False)
+        if piece[-1] == "\\":
+            return (_MODE_FULL, None, (), False)
+        size = len(piece)
+        lex = _lexer()
+        if _SLOW_CHARS.search(piece) is None:
+            ir: IR = (
+                _plain_item(piece, 0, size, lex.kaomoji.match)
+                if size <= 8
+                else ("item", 0, size, ()),
+            )
+        else:
+            quick = _quick_segment(lex, piece, 0, size)
+            if quick is not None:
+                ir = (quick,)
+            else:
+                nodes, _, _ = _nest(_tokens(lex, piece, 0, size), 0, None)
+                if nodes and nodes[-1][0] == "unclosed":
+                    return (_MODE_FULL, None, (), False)
+                ir = itemize(nodes)
+        if len(ir) != 1 or ir[0][0] != "item" or ir[0][1] != 0 or ir[0][2] != size:
+            return (_MODE_FULL, None, (), False)
+        parts: tuple[Part, ...] = ir[0][3]
+        if _is_special(parts, 0, size):
+            return (_MODE_SPECIAL, None, parts, False)
+        interesting = _opens_sentence(piece, self._function_words)
+        if not interesting and ("." in piece or "!" in piece or "?" in piece):
+            units: list[_Unit] = []
+            self._split_unit(piece, (0, size, size, parts, piece), units)
+            interesting = len(units) > 1
+        return (_MODE_TAG, self._tag_entry(piece, _has_escape(parts)), parts, interesting)
+
     # -- items --------------------------------------------------------------------------
-    def _items(self, text: str, ir: IR, *, top: bool) -> tuple[list[dict[str, Any]], str]:
+    def _items(self, text: str, ir: IR, *, top: bool) -> tuple[list[Any], str]:
         lead = ""
-        out: list[dict[str, Any]] = []
+        out: list[Any] = []
         pending: list[_Unit] = []  # consecutive plain-text items, for sentence grouping
         n = len(ir)
         for index in range(n):
@@ -156,34 +357,33 @@ class Builder:
                     trail_end = after[2]
             if kind == "keep":
                 if pending:
-                    out.extend(self._text_run(text, pending, top=top))
+                    self._text_run(text, pending, out, top=top)
                     pending = []
                 out.append(_marker(text, start, end, trail_end, "keep-tokens"))
                 continue
             parts: tuple[Part, ...] = entry[3]
-            if parts:
-                special = self._special(text, start, end, trail_end, parts)
-                if special is not None:
-                    if pending:
-                        out.extend(self._text_run(text, pending, top=top))
-                        pending = []
-                    out.append(special)
-                    continue
+            if parts and _is_special(parts, start, end):
+                if pending:
+                    self._text_run(text, pending, out, top=top)
+                    pending = []
+                out.append(self._special(text, start, end, trail_end, parts))
+                continue
             pending.append((start, end, trail_end, parts, text[start:end]))
         if pending:
-            out.extend(self._text_run(text, pending, top=top))
+            self._text_run(text, pending, out, top=top)
         return out, lead
 
     def _special(
         self, text: str, start: int, end: int, trail_end: int, parts: tuple[Part, ...]
-    ) -> dict[str, Any] | None:
-        """Items that are not plain text: errors, markers, kaomoji, groups, wildcards."""
-        if not parts:
-            return None
+    ) -> Any:
+        """Items that are not plain text: errors, markers, kaomoji, groups, wildcards.
+
+        Only called when :func:`_is_special` holds for ``parts``.
+        """
         for part in parts:
             message = _ERROR_MESSAGES.get(part[0])
             if message is not None:
-                return {
+                values: dict[str, Any] = {
                     "raw": text[start:end],
                     "span": (start, end),
                     "trail": text[end:trail_end],
@@ -191,42 +391,43 @@ class Builder:
                     "message": f"{message}: {text[part[1] : part[2]]!r}",
                     "error_span": (part[1], part[2]),
                 }
+                return _model(ErrorItem, values, _ERROR_FIELDS)
         first = parts[0]
-        if len(parts) == 1 and first[1] == start and first[2] == end:
-            if first[0] == "break":
-                return _marker(text, start, end, trail_end, "break")
-            if first[0] == "kaomoji":
-                raw = text[start:end]
-                if normalize_tag(raw, kaomoji=True) in self._flexible:
-                    self._has_flexible = True
-                return {
-                    "raw": raw,
-                    "span": (start, end),
-                    "trail": text[end:trail_end],
-                    "type": "tag",
-                    "text": normalize_tag(raw, kaomoji=True),
-                    "kind": _GENERAL,
-                    "section": _SECTION_GENERAL,
-                    "escaped": False,
-                    "kaomoji": True,
-                }
-            if first[0] == "group":
-                return self._group(text, start, end, trail_end, first)
-        return None
+        if first[0] == "break":
+            return _marker(text, start, end, trail_end, "break")
+        if first[0] == "kaomoji":
+            raw = text[start:end]
+            name = normalize_tag(raw, kaomoji=True)
+            if name in self._flexible:
+                self._has_flexible = True
+            values = {
+                "raw": raw,
+                "span": (start, end),
+                "trail": text[end:trail_end],
+                "type": "tag",
+                "text": name,
+                "kind": _GENERAL,
+                "section": _SECTION_GENERAL,
+                "escaped": False,
+                "kaomoji": True,
+            }
+            return _model(Tag, values, _TAG_FIELDS)
+        return self._group(text, start, end, trail_end, first)
 
-    def _group(self, text: str, start: int, end: int, trail_end: int, part: Part) -> dict[str, Any]:
+    def _group(self, text: str, start: int, end: int, trail_end: int, part: Part) -> Any:
         bracket: str = part[3]
         inner: IR = part[4]
         raw = text[start:end]
         if bracket == "{" and any(p[0] == "pipe" for e in inner if e[0] == "item" for p in e[3]):
             options = tuple(o.strip() for o in raw[1:-1].split("|"))
-            return {
+            values: dict[str, Any] = {
                 "raw": raw,
                 "span": (start, end),
                 "trail": text[end:trail_end],
                 "type": "wildcard",
                 "options": options,
             }
+            return _model(Wildcard, values, _WILDCARD_FIELDS)
         weight = None
         # A weight suffix ends the last inner item: "(a, b:1.2)".
         items_ir = list(inner)
@@ -246,23 +447,36 @@ class Builder:
                     items_ir[index] = ("sep", entry[1], w[2])
             break
         items, _ = self._items(text, tuple(_merge_seps(items_ir)), top=False)
-        return {
+        values = {
             "raw": raw,
             "span": (start, end),
             "trail": text[end:trail_end],
             "type": "group",
             "bracket": bracket,
             "weight": weight,
-            "items": items,
+            "items": tuple(items),
         }
+        return _model(Group, values, _GROUP_FIELDS)
 
     # -- sentences and tags -------------------------------------------------------------
-    def _text_run(self, text: str, units: list[_Unit], *, top: bool) -> list[dict[str, Any]]:
+    def _text_run(self, text: str, units: list[_Unit], out: list[Any], *, top: bool) -> None:
+        """Items for a run of plain-text units (every unit is consumed)."""
         if not top or not self._may_have_sentences:
-            return [self._tag(text, unit) for unit in units]
-        units = self._split_units(text, units)
+            out.extend(self._tag(text, unit) for unit in units)
+            return
+        split: list[_Unit] = []
+        for unit in units:
+            self._split_unit(text, unit, split)
+        self._drain(text, split, out, final=True)
+
+    def _drain(self, text: str, units: list[_Unit], out: list[Any], *, final: bool) -> None:
+        """Turn the leading ``units`` into tags and sentences, removing them from the list.
+
+        Unless ``final``, stops at a sentence opener whose end lies beyond the units seen
+        so far (it may take in units still to come); the caller adds units and calls again.
+        ``units`` are already split at inner sentence ends (:meth:`_split_unit`).
+        """
         function_words = self._function_words
-        out: list[dict[str, Any]] = []
         i = 0
         while i < len(units):  # _sentence_end may split a unit in two
             unit = units[i]
@@ -271,7 +485,9 @@ class Builder:
                 out.append(self._tag(text, unit))
                 i += 1
                 continue
-            j = self._sentence_end(text, units, i)
+            j = self._sentence_end(text, units, i, final)
+            if j == -2:
+                break
             if j < 0:
                 out.append(self._tag(text, unit))
                 i += 1
@@ -279,48 +495,46 @@ class Builder:
             start = unit[0]
             end = units[j][1]
             raw = text[start:end]
-            out.append(
-                {
-                    "raw": raw,
-                    "span": (start, end),
-                    "trail": text[end : units[j][2]],
-                    "type": "sentence",
-                    "text": " ".join(raw.split()),
-                }
-            )
+            values = {
+                "raw": raw,
+                "span": (start, end),
+                "trail": text[end : units[j][2]],
+                "type": "sentence",
+                "text": " ".join(raw.split()),
+            }
+            out.append(_model(Sentence, values, _SENTENCE_FIELDS))
             i = j + 1
-        return out
+        del units[:i]
 
-    def _split_units(self, text: str, units: list[_Unit]) -> list[_Unit]:
-        """Split items at sentence ends followed by space (``head. side ponytail``)."""
-        result: list[_Unit] = []
+    def _split_unit(self, text: str, unit: _Unit, result: list[_Unit]) -> None:
+        """Append ``unit`` to ``result``, split at sentence ends followed by space
+        (``head. side ponytail``)."""
+        raw = unit[4]
+        if "." not in raw and "!" not in raw and "?" not in raw:
+            result.append(unit)
+            return
         function_words = self._function_words
-        for unit in units:
-            raw = unit[4]
-            if "." not in raw and "!" not in raw and "?" not in raw:
-                result.append(unit)
+        start, end, trail_end, parts, _ = unit
+        cut = start
+        for found in _SPLIT_RE.finditer(text, start, end):
+            found_start = found.start()
+            left = text[cut:found_start]
+            right_first = text[found.end()]
+            if any(p[1] < found_start < p[2] for p in parts if p[0] == "group"):
                 continue
-            start, end, trail_end, parts, _ = unit
-            cut = start
-            for found in _SPLIT_RE.finditer(text, start, end):
-                found_start = found.start()
-                left = text[cut:found_start]
-                right_first = text[found.end()]
-                if any(p[1] < found_start < p[2] for p in parts if p[0] == "group"):
-                    continue
-                if not (right_first.isupper() or _opens_sentence(left, function_words)):
-                    continue
-                within = _within(parts, cut, found_start)
-                result.append((cut, found_start, found.end(), within, left))
-                cut = found.end()
-            if cut == start:
-                result.append(unit)
-            else:
-                result.append((cut, end, trail_end, _within(parts, cut, end), text[cut:end]))
-        return result
+            if not (right_first.isupper() or _opens_sentence(left, function_words)):
+                continue
+            within = _within(parts, cut, found_start)
+            result.append((cut, found_start, found.end(), within, left))
+            cut = found.end()
+        if cut == start:
+            result.append(unit)
+        else:
+            result.append((cut, end, trail_end, _within(parts, cut, end), text[cut:end]))
 
-    def _sentence_end(self, text: str, units: list[_Unit], i: int) -> int:
-        """Index of the unit that ends the sentence starting at ``units[i]``, or -1.
+    def _sentence_end(self, text: str, units: list[_Unit], i: int, final: bool) -> int:
+        """Index of the unit that ends the sentence starting at ``units[i]``, -1 if there
+        is no sentence, -2 if that depends on units not seen yet (only when not ``final``).
 
         The caller has checked that ``units[i]`` opens a sentence.
         """
@@ -341,15 +555,48 @@ class Builder:
                 return j
             if j > i and _split_after_end(text, units, j):
                 return j
-        return -1
+        return -1 if final else -2
 
     def _tag_like(self, raw: str) -> bool:
         if "_" in raw or raw.lstrip().startswith("@"):
             return True
         return self.vocab.kind(normalize_tag(raw.rstrip(".!?"))) is not None
 
-    def _tag(self, text: str, unit: _Unit) -> dict[str, Any]:
-        start, end, trail_end, parts, raw = unit
+    def _tag(self, text: str, unit: _Unit) -> Any:
+        start, _, trail_end, parts, raw = unit
+        escaped = _has_escape(parts)
+        entry = (self._escaped_cache if escaped else self._tag_cache).get(raw)
+        if entry is None:
+            entry = self._tag_entry(raw, escaped)
+        cut = entry[0]
+        stop = start + cut
+        raw = raw if cut == len(raw) else raw[:cut]
+        name = entry[1]
+        values = {
+            "raw": raw,
+            "span": (start, stop),
+            "trail": text[stop:trail_end],
+            "type": "tag",
+            "text": raw if name is None else name,
+            "kind": entry[2],
+            "section": entry[3],
+            "escaped": entry[4],
+            "kaomoji": False,
+        }
+        flags = entry[5]
+        if flags & _FLEXIBLE:
+            self._has_flexible = True
+        if flags & _UNRESOLVED:
+            self._unresolved.append(values)
+        return _model(Tag, values, _TAG_FIELDS)
+
+    def _tag_entry(self, raw: str, escaped: bool) -> _TagEntry:
+        """Everything about a tag item that its text decides (cached per text)."""
+        cache = self._escaped_cache if escaped else self._tag_cache
+        cached = cache.get(raw)
+        if cached is not None:
+            return cached
+        key = raw
         # "@big chungus. An anime girl…": the period ends the tag list, it is not the tag's.
         if (
             raw[-1] == "."
@@ -357,7 +604,6 @@ class Builder:
             and raw[-2].isalnum()
             and "." not in raw.rsplit(" ", 1)[-1][:-1]
         ):
-            end -= 1
             raw = raw[:-1]
         low = raw.lower()
         if "\\" in low or "  " in low or "\t" in low or "\n" in low or "\r" in low:
@@ -390,51 +636,49 @@ class Builder:
                 kind = _TRIGGER
             elif low.startswith("@"):
                 kind = _ARTIST
+        flags = 0
         if low in self._flexible:
-            self._has_flexible = True
-        escaped = False
-        if parts:
-            for p in parts:
-                if p[0] == "esc":
-                    escaped = True
-                    break
-        # Fields in model order (see _model._trusted).
-        tag = {
-            "raw": raw,
-            "span": (start, end),
-            "trail": text[end:trail_end],
-            "type": "tag",
-            "text": low,
-            "kind": _UNKNOWN if kind is None else kind,
-            "section": _SECTION_GENERAL if kind is None else SECTION_OF_KIND[kind],
-            "escaped": escaped,
-            "kaomoji": False,
-        }
+            flags |= _FLEXIBLE
         if kind is None and self.lookup is not None:
-            self._unresolved.append(tag)
-        return tag
+            flags |= _UNRESOLVED
+        entry: _TagEntry = (
+            len(raw),
+            None if low == raw else low,
+            _UNKNOWN if kind is None else kind,
+            _SECTION_GENERAL if kind is None else SECTION_OF_KIND[kind],
+            escaped,
+            flags,
+        )
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = entry
+        return entry
 
-    def _classify(self, items: list[dict[str, Any]]) -> None:
-        """Ask the lookup about unresolved tags (one batch) and apply the count rule."""
+    def _classify(self, items: list[Any]) -> None:
+        """Ask the lookup about unresolved tags (one batch) and apply the count rule.
+
+        Works on the tags' values dicts, which are the models' ``__dict__``: the models
+        are not yet visible to anyone.
+        """
         unresolved = self._unresolved
         if unresolved and self.lookup is not None:
             self._unresolved = []
             categories = self.lookup.categories([t["text"] for t in unresolved])
-            for tag, category in zip(unresolved, categories, strict=True):
+            for values, category in zip(unresolved, categories, strict=True):
                 if category is not None:
                     kind = KIND_OF_CATEGORY[category]
-                    tag["kind"] = kind
-                    tag["section"] = SECTION_OF_KIND[kind]
+                    values["kind"] = kind
+                    values["section"] = SECTION_OF_KIND[kind]
         if not self._has_flexible:
             return
         tags: list[dict[str, Any]] = []
         _collect_tags(items, tags)
         flexible = self._flexible
         previous = None
-        for tag in tags:
-            if tag["text"] in flexible and previous is _SECTION_COUNT:
-                tag["section"] = _SECTION_COUNT
-            previous = tag["section"]
+        for values in tags:
+            if values["text"] in flexible and previous is _SECTION_COUNT:
+                values["section"] = _SECTION_COUNT
+            previous = values["section"]
 
 
 def _model(cls: type, values: dict[str, Any], fields: frozenset[str]) -> Any:
@@ -446,33 +690,66 @@ def _model(cls: type, values: dict[str, Any], fields: frozenset[str]) -> Any:
     return obj
 
 
-def _models(items: list[dict[str, Any]]) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for values in items:
-        kind: str = values["type"]
-        if kind == "group":
-            values["items"] = _models(values["items"])
-        out.append(_model(_CLASS_OF_TYPE[kind], values, _FIELDS_OF_TYPE[kind]))
+def _is_special(parts: tuple[Part, ...], start: int, end: int) -> bool:
+    """True when an item with these parts is not plain text (see ``Builder._special``)."""
+    if not parts:
+        return False
+    for part in parts:
+        if part[0] in _ERROR_MESSAGES:
+            return True
+    first = parts[0]
+    return len(parts) == 1 and first[1] == start and first[2] == end and (
+        first[0] in _SPECIAL_WHOLE
+    )
+
+
+def _has_escape(parts: tuple[Part, ...]) -> bool:
+    return any(part[0] == "esc" for part in parts) if parts else False
+
+
+def _shift(parts: tuple[Part, ...], offset: int) -> tuple[Part, ...]:
+    """``parts`` moved ``offset`` code points right (groups with their inner IR)."""
+    if not parts or not offset:
+        return parts
+    out: list[Part] = []
+    for part in parts:
+        if part[0] == "group":
+            out.append(
+                ("group", part[1] + offset, part[2] + offset, part[3], _shift_ir(part[4], offset))
+            )
+        else:
+            out.append((part[0], part[1] + offset, part[2] + offset))
     return tuple(out)
 
 
-def _marker(text: str, start: int, end: int, trail_end: int, name: str) -> dict[str, Any]:
-    return {
+def _shift_ir(ir: IR, offset: int) -> IR:
+    out: list[Part] = []
+    for entry in ir:
+        if entry[0] == "item":
+            out.append(("item", entry[1] + offset, entry[2] + offset, _shift(entry[3], offset)))
+        else:
+            out.append((entry[0], entry[1] + offset, entry[2] + offset))
+    return tuple(out)
+
+
+def _marker(text: str, start: int, end: int, trail_end: int, name: str) -> Any:
+    values = {
         "raw": text[start:end],
         "span": (start, end),
         "trail": text[end:trail_end],
         "type": "marker",
         "name": name,
     }
+    return _model(Marker, values, _MARKER_FIELDS)
 
 
-def _collect_tags(items: list[dict[str, Any]], out: list[dict[str, Any]]) -> None:
+def _collect_tags(items: list[Any] | tuple[Any, ...], out: list[dict[str, Any]]) -> None:
     for item in items:
-        kind = item["type"]
-        if kind == "tag":
-            out.append(item)
-        elif kind == "group":
-            _collect_tags(item["items"], out)
+        cls = type(item)
+        if cls is Tag:
+            out.append(item.__dict__)
+        elif cls is Group:
+            _collect_tags(item.items, out)
 
 
 def _merge_seps(entries: list[Part]) -> list[Part]:

@@ -1,4 +1,4 @@
-"""``parse``: text → :class:`~anima_caption._model.Caption` (scanner → builder → model)."""
+"""``parse``: text → :class:`~anima_caption._model.Caption` (see :class:`._build.Builder`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from anima_caption._build import Builder
 from anima_caption._errors import CaptionSyntaxError
 from anima_caption._lookup import TagLookup
 from anima_caption._model import Caption
-from anima_caption._scanner import scan
 
 _BUILDERS: dict[tuple[int, frozenset[str]], tuple[TagLookup | None, Builder]] = {}
 
@@ -46,9 +45,7 @@ def parse(
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() expects str, not {type(text).__name__}")
-    header, ir = scan(text)
-    builder = _builder(lookup, frozenset(triggers))
-    caption = builder.build_caption(text, header, ir)
+    caption = _builder(lookup, frozenset(triggers)).parse(text)
     if strict:
         errors = caption.errors
         if errors:
