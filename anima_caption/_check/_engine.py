@@ -448,6 +448,9 @@ def _write_if_unchanged(path: Path, expected: bytes, data: bytes) -> None:
 
 
 def _display(path: Path) -> str:
+    """The path as the user will read it: relative to the working folder when inside it."""
+    if not path.is_absolute() and ".." not in path.parts:
+        return path.as_posix()  # already relative to the working folder: no system calls
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:

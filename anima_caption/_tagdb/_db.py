@@ -34,6 +34,7 @@ _MAX_ALIAS_HOPS = 5
 # this many keys have been asked about; then the whole maps are loaded once. A pre-commit
 # run over a small dataset never pays for loading 60k relations; a big check does, once.
 _FULL_RELATIONS_AFTER = 20000
+_SUGGESTION_CACHE = 4096
 VOCABULARY_SOURCE = "Anima vocabulary (built in)"
 
 
@@ -245,6 +246,8 @@ class TagDB:
         self._removed: dict[str, tuple[int | None, int | None, str]] | None = None
         self._fuzzy: dict[str, list[str]] = {}
         self._suggester: Any = None
+        self._suggestions: dict[tuple[str, int], tuple[Suggestion, ...]] = {}
+        self._category_memo: dict[str, Category | None] = {}
         self._vocab = vocabulary()
         # What the vocabulary patterns start with (`score_…`, `year …`): a name starting
         # otherwise cannot match one, which keeps batch lookups cheap. None: check always.
@@ -402,6 +405,9 @@ class TagDB:
     def _aliases_of(self, name: str) -> tuple[str, ...]:
         """Names that are active aliases of ``name``, sorted."""
         if self._alias_sources is None:
+            names = self._alias_sources_partial.get(name)
+            if names is not None:
+                return names
             self._prefetch_relations((name,))
         if self._alias_sources is not None:
             return self._alias_sources.get(name, ())
@@ -410,6 +416,9 @@ class TagDB:
     def _alias_rows(self, key: str) -> tuple[_Alias, ...]:
         """Every alias row whose antecedent is ``key`` (active first)."""
         if self._aliases is None:
+            rows = self._alias_partial.get(key)
+            if rows is not None:
+                return rows
             self._prefetch_relations((key,))
         if self._aliases is not None:
             return self._aliases.get(key, ())
@@ -418,6 +427,9 @@ class TagDB:
     def _direct_implications(self, key: str) -> tuple[str, ...]:
         """Tags ``key`` implies directly (active implications, sorted)."""
         if self._implications is None:
+            direct = self._implications_partial.get(key)
+            if direct is not None:
+                return direct
             self._prefetch_relations((key,))
         if self._implications is not None:
             return self._implications.get(key, ())
@@ -623,18 +635,27 @@ class TagDB:
 
     @_guarded
     def categories(self, names: Iterable[str]) -> list[Category | None]:
-        """Batch form of :meth:`category`, in the order given."""
-        keys = _lookup_keys(list(names))
-        rows = self._tag_rows(list(dict.fromkeys(keys)))
-        result: list[Category | None] = []
-        for key in keys:
-            row = rows.get(key)
-            if row is None and self._conn is not None:
-                resolved = self._canonical(key)
-                if resolved is not None:
-                    row = self._tag_rows([resolved[0]]).get(resolved[0])
-            result.append(_CATEGORIES[row[0]] if row is not None else None)
-        return result
+        """Batch form of :meth:`category`, in the order given.
+
+        Answers are remembered per spelling (bounded): parsing a dataset asks about the
+        same tags over and over, and only new spellings reach the database.
+        """
+        queries = names if isinstance(names, list) else list(names)
+        memo = self._category_memo
+        missing = [q for q in dict.fromkeys(queries) if q not in memo]
+        if missing:
+            if len(memo) + len(missing) > _INFO_CACHE * 4:
+                memo.clear()
+            keys = _lookup_keys(missing)
+            rows = self._tag_rows(list(dict.fromkeys(keys)))
+            for query, key in zip(missing, keys, strict=True):
+                row = rows.get(key)
+                if row is None and self._conn is not None:
+                    resolved = self._canonical(key)
+                    if resolved is not None:
+                        row = self._tag_rows([resolved[0]]).get(resolved[0])
+                memo[query] = _CATEGORIES[row[0]] if row is not None else None
+        return [memo[q] if q in memo else self.categories([q])[0] for q in queries]
 
     def lookup(self, tag: str) -> TagInfo:
         """What ``tag`` is: accepts either spelling (``Side_Ponytail``, ``side ponytail``)."""
@@ -885,10 +906,16 @@ class TagDB:
         """
         from anima_caption._tagdb._suggest import Suggester
 
-        if self._suggester is None:
-            self._suggester = Suggester(self)
-        result: list[Suggestion] = self._suggester.suggest(tag, limit=limit)
-        return result
+        memo = self._suggestions
+        cached = memo.get((tag, limit))
+        if cached is None:
+            if self._suggester is None:
+                self._suggester = Suggester(self)
+            cached = tuple(self._suggester.suggest(tag, limit=limit))
+            if len(memo) >= _SUGGESTION_CACHE:
+                memo.clear()
+            memo[(tag, limit)] = cached  # a dataset repeats its mistakes: ask once
+        return list(cached)
 
 
 def aliases_of_key(db: TagDB, key: str) -> tuple[_Alias, ...]:
