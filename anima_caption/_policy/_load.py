@@ -156,3 +156,22 @@ def _display(path: Path) -> str:
         return Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix()  # noqa: PTH100
     except ValueError:
         return str(path)
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a policy file (``docs/schema/policy.schema.json``)."""
+    schema = Policy.model_json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/anima-caption/anima-caption/blob/main/docs/schema/"
+        "policy.schema.json",
+        **schema,
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates docs/schema/policy.schema.json
+    import json
+    import sys
+
+    json.dump(policy_json_schema(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
