@@ -1,0 +1,133 @@
+"""Benchmark: convert throughput with the full tag database, and a bulk ``edit --write``.
+
+1. Generates N SDXL-era captions (default 100,000; ~30 real Danbooru tags each with WD14
+   underscores, capitals, escapes, weights, Pony score/rating/source tags, sentences) and
+   measures on one core, in the same run:
+   * baseline: ``anima_caption.parse`` + ``format_caption`` of each caption (what convert
+     must at least do), and
+   * ``Converter.convert_many`` with the full database (``/tmp/tags.sqlite`` or
+     ``$ANIMA_CAPTION_TAGDB``), reported in captions/s and as a ratio to the baseline.
+2. Writes M caption files (default 100,000) and runs ``anima-caption edit --remove ...
+   --write`` over them in-process: files/s and the journal's size on disk.
+
+Run: ``python bench/bench_convert.py [N] [M]``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_parse import SENTENCES, load_tags  # noqa: E402
+
+PONY = ["score_9", "score_8_up", "score_7_up", "source_anime", "rating_safe", "general",
+        "questionable", "year 2023", "masterpiece", "best quality", "very aesthetic"]
+
+
+def make_captions(n: int, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    tags = load_tags()
+    out = []
+    for _ in range(n):
+        items = rng.sample(PONY, rng.randint(1, 4)) + ["1girl"]
+        for _ in range(rng.randint(24, 34)):
+            tag = rng.choice(tags)
+            roll = rng.random()
+            if roll < 0.4:
+                pass  # WD14 style: underscores
+            elif roll < 0.8:
+                tag = tag.replace("_", " ")
+            elif roll < 0.9:
+                tag = tag.replace("_", " ").title()
+            elif roll < 0.95 and not set("()[]{}:") & set(tag):
+                tag = f"({tag.replace('_', ' ')}:1.2)"
+            else:
+                tag = tag.replace("(", "\\(").replace(")", "\\)")
+            items.append(tag)
+        for _ in range(rng.randint(0, 2)):
+            items.insert(rng.randint(0, len(items)), rng.choice(SENTENCES))
+        if rng.random() < 0.2:
+            items.insert(rng.randint(1, len(items)), "BREAK")
+        out.append(", ".join(items))
+    return out
+
+
+def db_path() -> Path:
+    path = Path(os.environ.get("ANIMA_CAPTION_TAGDB", "/tmp/tags.sqlite"))
+    if not path.exists():
+        sys.exit(f"no tag database at {path}; build one with `anima-caption tagdb import`")
+    return path
+
+
+def bench_convert(n: int) -> None:
+    from anima_caption._convert import Converter
+    from anima_caption._errors import CaptionSyntaxError
+    from anima_caption._format import format_caption
+    from anima_caption._parse import parse
+    from anima_caption._tagdb import TagDB
+
+    captions = make_captions(n)
+    start = time.perf_counter()
+    for text in captions:
+        try:
+            format_caption(parse(text))
+        except CaptionSyntaxError:
+            pass
+    baseline = time.perf_counter() - start
+    db = TagDB.open(db_path())
+    converter = Converter(db, dialect="pony", prefix="masterpiece, best quality, score_7")
+    start = time.perf_counter()
+    results = converter.convert_many(captions)
+    elapsed = time.perf_counter() - start
+    changes = sum(len(r.changes) for r in results)
+    # a second pass: the per-tag decisions are cached
+    start = time.perf_counter()
+    converter.convert_many(captions)
+    warm = time.perf_counter() - start
+    print(f"convert, {n:,} captions (~32 tags, full database):")
+    print(f"  baseline parse + format_caption: {n / baseline:>9,.0f} captions/s")
+    print(f"  convert (cold caches):           {n / elapsed:>9,.0f} captions/s "
+          f"(x{baseline / elapsed:.2f} of baseline)")
+    print(f"  convert (warm caches):           {n / warm:>9,.0f} captions/s "
+          f"(x{baseline / warm:.2f} of baseline)")
+    print(f"  {changes:,} changes recorded ({changes / n:.1f} per caption)")
+
+
+def bench_edit(m: int) -> None:
+    from anima_caption.cli import main
+
+    captions = make_captions(min(m, 20_000), seed=5)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        root = Path(tmp)
+        for i in range(m):
+            text = captions[i % len(captions)]
+            (root / f"{i:06d}.txt").write_text(text + ", brown hair\n", encoding="utf-8")
+        start = time.perf_counter()
+        code = main(["edit", str(root), "--remove", "brown hair", "--write", "-q"])
+        elapsed = time.perf_counter() - start
+        journal = root / ".anima-caption" / "journal"
+        size = sum(p.stat().st_size for p in journal.rglob("*") if p.is_file())
+        data = sum(p.stat().st_size for p in root.glob("*.txt"))
+        start = time.perf_counter()
+        main(["undo", str(root)])
+        undo_time = time.perf_counter() - start
+    print(f"edit --write, {m:,} files (exit {code}):")
+    print(f"  {m / elapsed:,.0f} files/s ({elapsed:.1f} s)")
+    print(f"  journal: {size / 1e6:.1f} MB for {data / 1e6:.1f} MB of captions "
+          f"({size / m:.0f} bytes per file)")
+    print(f"  undo: {m / undo_time:,.0f} files/s ({undo_time:.1f} s)")
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    m = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    bench_convert(n)
+    bench_edit(m)
