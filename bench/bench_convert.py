@@ -15,6 +15,7 @@ Run: ``python bench/bench_convert.py [N] [M]``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -28,8 +29,19 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from bench_parse import SENTENCES, load_tags  # noqa: E402
 
-PONY = ["score_9", "score_8_up", "score_7_up", "source_anime", "rating_safe", "general",
-        "questionable", "year 2023", "masterpiece", "best quality", "very aesthetic"]
+PONY = [
+    "score_9",
+    "score_8_up",
+    "score_7_up",
+    "source_anime",
+    "rating_safe",
+    "general",
+    "questionable",
+    "year 2023",
+    "masterpiece",
+    "best quality",
+    "very aesthetic",
+]
 
 
 def make_captions(n: int, seed: int = 11) -> list[str]:
@@ -37,7 +49,7 @@ def make_captions(n: int, seed: int = 11) -> list[str]:
     tags = load_tags()
     out = []
     for _ in range(n):
-        items = rng.sample(PONY, rng.randint(1, 4)) + ["1girl"]
+        items = [*rng.sample(PONY, rng.randint(1, 4)), "1girl"]
         for _ in range(rng.randint(24, 34)):
             tag = rng.choice(tags)
             roll = rng.random()
@@ -77,10 +89,8 @@ def bench_convert(n: int) -> None:
     captions = make_captions(n)
     start = time.perf_counter()
     for text in captions:
-        try:
+        with contextlib.suppress(CaptionSyntaxError):
             format_caption(parse(text))
-        except CaptionSyntaxError:
-            pass
     baseline = time.perf_counter() - start
     db = TagDB.open(db_path())
     converter = Converter(db, dialect="pony", prefix="masterpiece, best quality, score_7")
@@ -94,10 +104,14 @@ def bench_convert(n: int) -> None:
     warm = time.perf_counter() - start
     print(f"convert, {n:,} captions (~32 tags, full database):")
     print(f"  baseline parse + format_caption: {n / baseline:>9,.0f} captions/s")
-    print(f"  convert (cold caches):           {n / elapsed:>9,.0f} captions/s "
-          f"(x{baseline / elapsed:.2f} of baseline)")
-    print(f"  convert (warm caches):           {n / warm:>9,.0f} captions/s "
-          f"(x{baseline / warm:.2f} of baseline)")
+    print(
+        f"  convert (cold caches):           {n / elapsed:>9,.0f} captions/s "
+        f"(x{baseline / elapsed:.2f} of baseline)"
+    )
+    print(
+        f"  convert (warm caches):           {n / warm:>9,.0f} captions/s "
+        f"(x{baseline / warm:.2f} of baseline)"
+    )
     print(f"  {changes:,} changes recorded ({changes / n:.1f} per caption)")
 
 
@@ -121,8 +135,10 @@ def bench_edit(m: int) -> None:
         undo_time = time.perf_counter() - start
     print(f"edit --write, {m:,} files (exit {code}):")
     print(f"  {m / elapsed:,.0f} files/s ({elapsed:.1f} s)")
-    print(f"  journal: {size / 1e6:.1f} MB for {data / 1e6:.1f} MB of captions "
-          f"({size / m:.0f} bytes per file)")
+    print(
+        f"  journal: {size / 1e6:.1f} MB for {data / 1e6:.1f} MB of captions "
+        f"({size / m:.0f} bytes per file)"
+    )
     print(f"  undo: {m / undo_time:,.0f} files/s ({undo_time:.1f} s)")
 
 
