@@ -294,3 +294,17 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     plan = json.loads(stdout)
     assert plan["keep_tokens"] == 7 and plan["shuffle"] is False
     assert {f["code"] for f in plan["findings"]} == {"TC010", "TC013"}
+
+
+def test_train_cli_module_stays_light() -> None:
+    """``anima_caption.training.cli`` is imported on every start of ``anima-caption``."""
+    script = (
+        "import sys\n"
+        "import anima_caption.training.cli\n"
+        "heavy = ('pydantic', 'yaml', 'lark', 'tomli_w', 'PIL', 'anima_caption._model')\n"
+        "print(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
