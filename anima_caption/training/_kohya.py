@@ -144,6 +144,9 @@ def dataset_toml(plan: TrainingPlan) -> str:
             f"# Shuffling is off (keep_tokens = {plan.keep_tokens} would keep '{prefix}' in "
             "place if you turn it on); no keep_tokens_separator, which would stay in the text."
         )
+    import textwrap
+
+    keep = "\n".join(textwrap.wrap(keep, 92, subsequent_indent="# ", break_long_words=False))
     parts = [
         _header(plan, "sd-scripts dataset config: --dataset_config dataset.toml"),
         keep + "\n",
