@@ -451,10 +451,22 @@ def _display(path: Path) -> str:
     """The path as the user will read it: relative to the working folder when inside it."""
     if not path.is_absolute() and ".." not in path.parts:
         return path.as_posix()  # already relative to the working folder: no system calls
+    cwd = os.getcwd()  # noqa: PTH109 - a string key for the cache below
+    if path.is_absolute() and ".." not in path.parts:
+        resolved_cwd = _RESOLVED_CWD.get(cwd)
+        if resolved_cwd is None:
+            resolved_cwd = _RESOLVED_CWD[cwd] = Path(cwd).resolve()
+        try:
+            return path.relative_to(resolved_cwd).as_posix()
+        except ValueError:
+            return path.as_posix()  # outside the working folder: shown as given
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return path.resolve().relative_to(Path(cwd).resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+_RESOLVED_CWD: dict[str, Path] = {}
 
 
 def _worker_count(jobs: int, files: int) -> int:

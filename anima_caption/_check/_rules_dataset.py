@@ -101,8 +101,11 @@ class DuplicateCaption(Rule):
                 yield Finding(f"same caption as {original.display}", path=caption.display)
 
 
+_SQUASHABLE = re.compile(r"[\s_\-]+")
+
+
 def _squash(text: str) -> str:
-    return re.sub(r"[\s_\-]+", "", text)
+    return _SQUASHABLE.sub("", text)
 
 
 class InconsistentSpelling(Rule):
@@ -129,11 +132,14 @@ class InconsistentSpelling(Rule):
         spellings: dict[str, Counter[str]] = defaultdict(Counter)
         files: dict[str, list[DatasetEntry]] = defaultdict(list)
         canonical: dict[str, str] = {}
+        squashed: dict[str, str] = {}  # a dataset repeats its tags: squash each name once
         for caption in ctx.captions:
             if caption.tags is None:
                 continue
             for tag in {t.text: t for t in caption.tags if not t.kaomoji}.values():
-                key = _squash(tag.name)
+                key = squashed.get(tag.name)
+                if key is None:
+                    key = squashed[tag.name] = _squash(tag.name)
                 spellings[key][tag.text] += 1
                 files[tag.text].append(caption)
         if ctx.db is not None and ctx.db.has_danbooru_data:

@@ -248,6 +248,8 @@ class TagDB:
         self._suggester: Any = None
         self._suggestions: dict[tuple[str, int], tuple[Suggestion, ...]] = {}
         self._category_memo: dict[str, Category | None] = {}
+        # written tag -> (canonical name, everything it implies), for redundant()
+        self._implied_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._vocab = vocabulary()
         # What the vocabulary patterns start with (`score_…`, `year …`): a name starting
         # otherwise cannot match one, which keeps batch lookups cheap. None: check always.
@@ -608,16 +610,30 @@ class TagDB:
         once, against the first tag (in caption order) that implies it.
         """
         written = list(tags)
+        memo = self._implied_memo
         canon: dict[str, str] = {}
+        closures: dict[str, tuple[str, ...]] = {}
         for text in written:
-            key = db_key(text)
-            resolved = self._canonical(key)
-            name = resolved[0] if resolved else key
-            canon.setdefault(name, text)
+            known = memo.get(text)
+            if known is None:
+                key = db_key(text)
+                resolved = self._canonical(key)
+                name = resolved[0] if resolved else key
+                known = (name, self._implied_all(name))
+                if len(memo) >= _INFO_CACHE:
+                    memo.clear()
+                memo[text] = known
+            name, implied_all = known
+            if name not in canon:
+                canon[name] = text
+                if implied_all:
+                    closures[name] = implied_all
         found: list[Redundancy] = []
+        if not closures:
+            return found  # the usual case: nothing in the caption implies anything else
         reported: set[str] = set()
         for name, text in canon.items():
-            for implied in self._implied_all(name):
+            for implied in closures.get(name, ()):
                 if implied in canon and implied not in reported and implied != name:
                     chain = self.implication_chain(name, implied) or (name, implied)
                     found.append(Redundancy(canon[implied], text, chain))
