@@ -326,3 +326,33 @@ def test_api_plan_without_writing(make_dataset: MakeDataset) -> None:
     assert infos == {"TC013"}
     toolkit = plan_training("animalora", root, root.parent / "out", TrainOptions())
     assert "TC015" in {f.code for f in toolkit.findings}
+
+
+def test_example_policy_gives_trigger_and_direction(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """examples/kanachan-policy.yaml (the seed's decisions) drives the plan: its trigger
+    joins the fixed prefix without --trigger, and its directional side ponytail keeps
+    flipping off even for the style preset."""
+    pytest.importorskip("anima_caption._policy", reason="policy engine not in this tree")
+    from tests.conftest import EXAMPLES
+
+    policy = EXAMPLES / "kanachan-policy.yaml"
+    code, stdout, _ = run(
+        "train",
+        "kohya",
+        str(EXAMPLES / "kanachan"),
+        "--policy",
+        str(policy),
+        "--preset",
+        "style",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+        "--dry-run",
+        capsys=capsys,
+    )
+    assert code == 0
+    plan = json.loads(stdout)
+    assert plan["triggers"] == ["kanachan"] and plan["keep_tokens"] == 7
+    assert plan["flip"] is False and plan["policy_directional"] is True
