@@ -128,7 +128,10 @@ def collect(
     proposer: Callable[[str], str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReviewSet:
-    """Pair images and captions under ``root``, check them and make proposals."""
+    """Pair images and captions under ``root``, check them and make proposals.
+
+    ``progress(done, total)`` is called while the captions are checked.
+    """
     from anima_caption._check._engine import _display
     from anima_caption._io import read_caption_file
 
@@ -150,12 +153,11 @@ def collect(
         else:
             row.caption_path = path
     rows = sorted(by_stem.values(), key=lambda r: (r.caption_path.as_posix(), r.name))
-    result = checker.run([str(root)], fix=False, write=False)
+    result = checker.run([str(root)], fix=False, write=False, progress=progress)
     by_display: dict[str, list[Diagnostic]] = {}
     for diagnostic in result.diagnostics:
         by_display.setdefault(diagnostic.path, []).append(diagnostic)
-    total = len(rows)
-    for number, row in enumerate(rows, 1):
+    for row in rows:
         row.key = row.caption_path.relative_to(root).as_posix()
         shown = {_display(row.caption_path)}
         if row.image is not None:
@@ -174,8 +176,6 @@ def collect(
                     row.proposed = strip_final_newline(proposer(row.file.text))
                 except (CaptionSyntaxError, ValueError) as error:
                     row.propose_error = str(error).splitlines()[0]
-        if progress is not None:
-            progress(number, total)
     return ReviewSet(root=root, rows=rows, checker=checker, propose=propose)
 
 

@@ -46,6 +46,8 @@ SHEET = "review"
 ABOUT = "about"
 #: Excel refuses cells longer than this.
 MAX_CELL = 32767
+#: Excel's largest row height, in points.
+MAX_ROW_HEIGHT = 409.0
 #: Column widths in characters.
 _WIDTHS = {COL_FILE: 26, COL_CURRENT: 60, COL_PROPOSED: 60, COL_DIAGNOSTICS: 50, COL_NOTES: 30}
 
@@ -143,7 +145,7 @@ def write_xlsx(
                 picture = SheetImage(io.BytesIO(thumb.data))
                 picture.width, picture.height = thumb.width, thumb.height
                 sheet.add_image(picture, f"{get_column_letter(column[COL_IMAGE])}{number}")
-                height = max(height, thumb.height * 0.75 + 6)
+                height = min(MAX_ROW_HEIGHT, max(height, thumb.height * 0.75 + 6))
         sheet.row_dimensions[number].height = height
         if progress is not None:
             progress(number - 1, total)

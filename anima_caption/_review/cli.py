@@ -111,7 +111,7 @@ def add_parsers(commands: Any) -> None:
         type=int,
         default=128,
         metavar="PX",
-        help="thumbnail box in pixels (default 128)",
+        help="thumbnail box in pixels (default 128; rows are at most 409 pt tall)",
     )
     _add_common(export)
     export.set_defaults(func=_run_export)
@@ -240,7 +240,7 @@ def _run_export(args: argparse.Namespace) -> int:
     checker = _checker(args, root)
     proposer = proposer_for(args.propose, checker, args)
     progress = _progress(args)
-    review = collect(root, checker, propose=args.propose, proposer=proposer)
+    review = collect(root, checker, propose=args.propose, proposer=proposer, progress=progress)
     if suffix == ".csv":
         problems = write_csv(review, out)
     else:
@@ -312,13 +312,13 @@ def _run_report(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out}: name a .html file")
     size = _thumb_size(args)
     checker = _checker(args, root)
-    review = collect(root, checker)
+    progress = _progress(args)
+    review = collect(root, checker, progress=progress)
     grouping = "section"
     group_of: Callable[[ReviewRow, Tag], str] = by_section
     if args.policy:
         group_of = policy_grouper(Path(args.policy), checker)
         grouping = "policy"
-    progress = _progress(args)
     page, problems = render_report(
         review,
         options=ReportOptions(title=args.title or "", thumb_box=size, grouping=grouping),
