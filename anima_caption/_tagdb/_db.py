@@ -34,6 +34,9 @@ _MAX_ALIAS_HOPS = 5
 # this many keys have been asked about; then the whole maps are loaded once. A pre-commit
 # run over a small dataset never pays for loading 60k relations; a big check does, once.
 _FULL_RELATIONS_AFTER = 20000
+# ... or once this many batches have been fetched (each costs a query; the full load
+# costs about as much as a thousand of them).
+_FULL_RELATIONS_AFTER_QUERIES = 1000
 _SUGGESTION_CACHE = 4096
 VOCABULARY_SOURCE = "Anima vocabulary (built in)"
 
@@ -239,6 +242,7 @@ class TagDB:
         self._alias_partial: dict[str, tuple[_Alias, ...]] = {}
         self._alias_sources_partial: dict[str, tuple[str, ...]] = {}
         self._implications_partial: dict[str, tuple[str, ...]] = {}
+        self._prefetches = 0
         # category value -> (Category, its word, post count -> "Danbooru … tag, N posts")
         self._category_notes: dict[int, tuple[Category, str, dict[int, str]]] = {
             c.value: (c, c.name.lower(), {}) for c in Category
@@ -447,7 +451,12 @@ class TagDB:
         missing = [k for k in dict.fromkeys(keys) if k not in known]
         if not missing:
             return
-        if self._conn is None or len(known) + len(missing) > _FULL_RELATIONS_AFTER:
+        self._prefetches += 1
+        if (
+            self._conn is None
+            or len(known) + len(missing) > _FULL_RELATIONS_AFTER
+            or self._prefetches > _FULL_RELATIONS_AFTER_QUERIES
+        ):
             self._alias_map()
             self._implication_map()
             self._alias_partial = {}
@@ -460,25 +469,24 @@ class TagDB:
         order = "CASE status WHEN 'active' THEN 0 WHEN 'listed' THEN 2 ELSE 1 END"
         for start in range(0, len(missing), _CHUNK):
             chunk = json.dumps(missing[start : start + _CHUNK])
-            for ante, cons, status, source in self._conn.execute(
-                "SELECT antecedent, consequent, status, source FROM alias "
-                f"WHERE antecedent IN (SELECT value FROM json_each(?1)) "
-                f"ORDER BY {order}, danbooru_id DESC",
+            # One query for the three relations: (which, key, other, status, source).
+            for which, key, other, status, source in self._conn.execute(
+                "SELECT * FROM ("
+                "SELECT 0, antecedent, consequent, status, source FROM alias "
+                "WHERE antecedent IN (SELECT value FROM json_each(?1)) "
+                f"ORDER BY {order}, danbooru_id DESC) "
+                "UNION ALL SELECT 1, consequent, antecedent, NULL, NULL FROM alias "
+                "WHERE status = 'active' AND consequent IN (SELECT value FROM json_each(?1)) "
+                "UNION ALL SELECT 2, antecedent, consequent, NULL, NULL FROM implication "
+                "WHERE status = 'active' AND antecedent IN (SELECT value FROM json_each(?1))",
                 (chunk,),
             ):
-                aliases[ante].append((cons, status, self._sources.get(source, "?")))
-            for cons, ante in self._conn.execute(
-                "SELECT consequent, antecedent FROM alias WHERE status = 'active' "
-                "AND consequent IN (SELECT value FROM json_each(?1))",
-                (chunk,),
-            ):
-                sources[cons].append(ante)
-            for ante, cons in self._conn.execute(
-                "SELECT antecedent, consequent FROM implication WHERE status = 'active' "
-                "AND antecedent IN (SELECT value FROM json_each(?1))",
-                (chunk,),
-            ):
-                implied[ante].append(cons)
+                if which == 0:
+                    aliases[key].append((other, status, self._sources.get(source, "?")))
+                elif which == 1:
+                    sources[key].append(other)
+                else:
+                    implied[key].append(other)
         empty: tuple[str, ...] = ()
         for key in missing:
             rows = aliases[key]
