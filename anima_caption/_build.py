@@ -126,9 +126,11 @@ class Builder:
         self._members: dict[str, Kind] = self.vocab.members
         self._pattern_prefixes: tuple[str, ...] = self.vocab.pattern_prefixes
         self._may_have_sentences = False
+        self._last_stop = -1
         self._has_flexible = False
         self._unresolved: list[dict[str, Any]] = []
         self._tag_cache: dict[str, _TagEntry] = {}
+        self._tag_like_cache: dict[str, bool] = {}
         self._escaped_cache: dict[str, _TagEntry] = {}
         self._piece_cache: dict[str, _PieceInfo] = {}
 
@@ -160,6 +162,13 @@ class Builder:
     def _start(self, text: str) -> None:
         # Every sentence ends in . ! or ? — without one, there is nothing to group.
         self._may_have_sentences = "." in text or "!" in text or "?" in text
+        # Where the last . ! or ? is: no sentence can end after it, so a sentence opener
+        # past it is a tag, whatever follows (see _pieces).
+        self._last_stop = (
+            max(text.rfind("."), text.rfind("!"), text.rfind("?"))
+            if self._may_have_sentences
+            else -1
+        )
         self._has_flexible = False
         self._unresolved = []
 
@@ -219,7 +228,8 @@ class Builder:
     ) -> list[Any] | None:
         """Items for the separator-free ``pieces`` starting at ``pos``, or None."""
         cache = self._piece_cache
-        may = self._may_have_sentences
+        # Past the last sentence end no unit can join a sentence: the fast path applies.
+        last_stop = self._last_stop
         out: list[Any] = []
         pending: list[_Unit] = []
         last = len(pieces) - 1
@@ -239,7 +249,9 @@ class Builder:
                 next_pos = end + len(seps[index])
             mode = info[0]
             if mode == _MODE_TAG:
-                if pending or (may and info[3]):
+                if pending and pos > last_stop:
+                    self._drain(text, pending, out, final=True)
+                if pending or (info[3] and pos <= last_stop):
                     self._split_unit(
                         text, (pos, end, next_pos, _shift(info[2], pos), piece), pending
                     )
@@ -553,14 +565,23 @@ class Builder:
                         return -1
             if _ends_sentence(raw):
                 return j
-            if j > i and _split_after_end(text, units, j):
+            if j > i and ("." in raw or "!" in raw or "?" in raw) and _split_after_end(
+                text, units, j
+            ):
                 return j
         return -1 if final else -2
 
     def _tag_like(self, raw: str) -> bool:
         if "_" in raw or raw.lstrip().startswith("@"):
             return True
-        return self.vocab.kind(normalize_tag(raw.rstrip(".!?"))) is not None
+        known = self._tag_like_cache.get(raw)
+        if known is None:
+            known = self.vocab.kind(normalize_tag(raw.rstrip(".!?"))) is not None
+            cache = self._tag_like_cache
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[raw] = known
+        return known
 
     def _tag(self, text: str, unit: _Unit) -> Any:
         start, _, trail_end, parts, raw = unit
