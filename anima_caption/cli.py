@@ -247,9 +247,17 @@ def _run_check(args: argparse.Namespace) -> int:
         unsafe_fixes=args.unsafe_fixes,
         write=args.fix and not args.diff,
         progress=progress,
+        journal_command="check --fix" + (" --unsafe-fixes" if args.unsafe_fixes else ""),
     )
     if progress is not None:
         progress(-1, -1)
+    if result.journal is not None:
+        root, _run_id, written = result.journal
+        print(
+            f"{PROG}: fixed {_plural(written, 'file')}; the originals are in {root}/.anima-caption/"
+            f" (undo with: {PROG} undo {root})",
+            file=sys.stderr,
+        )
     if args.diff:
         for diff in result.diffs:
             sys.stdout.write(diff)
@@ -474,15 +482,10 @@ def _add_format(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _run_format(args: argparse.Namespace) -> int:
-    from anima_caption._errors import CaptionDecodeError, CaptionSyntaxError
-    from anima_caption._format import format as format_caption
     from anima_caption._io import (
-        encode_caption,
         iter_caption_files,
-        read_caption_file,
-        unified_diff,
-        write_atomic,
     )
+    from anima_caption._journal import WriteRun
 
     extensions = tuple(e if e.startswith(".") else f".{e}" for e in (args.ext or [".txt"]))
     files = list(iter_caption_files(args.paths, extensions=extensions))
@@ -491,52 +494,87 @@ def _run_format(args: argparse.Namespace) -> int:
     lookup = _lookup_for(args)
     show_diff = args.diff or not (args.write or args.check)
     changed = unchanged = failed = 0
-    for path in files:
-        try:
-            source = read_caption_file(path)
-        except CaptionDecodeError as error:
-            print(f"{error}", file=sys.stderr)
-            failed += 1
-            continue
-        if source.empty:
-            print(f"{path}: empty caption, nothing to format", file=sys.stderr)
-            unchanged += 1
-            continue
-        try:
-            new_text = format_caption(
-                source.text,
-                lookup=lookup,
-                triggers=args.trigger,
-                sentences=args.sentences,
-                sort=not args.no_sort,
-                dedupe=not args.keep_duplicates,
-            )
-        except CaptionSyntaxError as error:
-            print(f"{path}:{error}", file=sys.stderr)
-            failed += 1
-            continue
-        if source.text.endswith(("\n", "\r")):
-            new_text += "\n"
-        new_data = encode_caption(new_text)
-        if new_data == source.data:
-            unchanged += 1
-            continue
-        changed += 1
-        if show_diff:
-            sys.stdout.write(unified_diff(str(path), source.text, new_text, bom_removed=source.bom))
-        if args.write:
-            write_atomic(path, new_data)
-            print(f"reformatted {path}", file=sys.stderr)
-        elif args.check:
-            print(f"would reformat {path}", file=sys.stderr)
+    run: WriteRun | None = None
+    try:
+        for path in files:
+            outcome = _format_one(path, args, lookup, show_diff)
+            if outcome is None:
+                failed += 1
+            elif not isinstance(outcome, tuple):
+                unchanged += 1
+            else:
+                changed += 1
+                source_data, new_data = outcome
+                if args.write:
+                    if run is None:
+                        from anima_caption._check._engine import journal_root
+
+                        run = WriteRun(journal_root([Path(p) for p in args.paths]), "format")
+                        run.open()
+                    refused = run.write_many([(path, new_data, source_data)])
+                    for error in refused:
+                        print(f"{error}; not overwritten", file=sys.stderr)
+                        changed -= 1
+                        failed += 1
+                    if not refused:
+                        print(f"reformatted {path}", file=sys.stderr)
+                elif args.check:
+                    print(f"would reformat {path}", file=sys.stderr)
+    finally:
+        if run is not None:
+            run.close()
     verb = "reformatted" if args.write else "would be reformatted"
     summary = f"{_plural(changed, 'file')} {verb}, {unchanged} unchanged"
     if failed:
         summary += f", {failed} could not be formatted"
     print(summary, file=sys.stderr)
+    if run is not None and run.files_written:
+        print(
+            f"the originals are in {run.root}/.anima-caption/ (undo with: {PROG} undo {run.root})",
+            file=sys.stderr,
+        )
     if failed or (args.check and changed):
         return 1
     return 0
+
+
+def _format_one(
+    path: Path, args: argparse.Namespace, lookup: TagLookup | None, show_diff: bool
+) -> tuple[bytes, bytes] | bool | None:
+    """Format one file: None when it cannot be, False when unchanged, else its bytes
+    before and after (the diff already shown when asked)."""
+    from anima_caption._errors import CaptionDecodeError, CaptionSyntaxError
+    from anima_caption._format import format as format_caption
+    from anima_caption._io import encode_caption, read_caption_file, unified_diff
+
+    try:
+        source = read_caption_file(path)
+    except CaptionDecodeError as error:
+        print(f"{error}", file=sys.stderr)
+        return None
+    if source.empty:
+        print(f"{path}: empty caption, nothing to format", file=sys.stderr)
+        return False
+    try:
+        new_text = format_caption(
+            source.text,
+            lookup=lookup,
+            triggers=args.trigger,
+            sentences=args.sentences,
+            sort=not args.no_sort,
+            dedupe=not args.keep_duplicates,
+        )
+    except CaptionSyntaxError as error:
+        print(f"{path}:{error}", file=sys.stderr)
+        return None
+    if source.text.endswith(("\n", "\r")):
+        new_text += "\n"
+    new_data = encode_caption(new_text)
+    if new_data == source.data:
+        return False
+    if show_diff:
+        sys.stdout.write(unified_diff(str(path), source.text, new_text, bom_removed=source.bom))
+    return source.data, new_data
 
 
 def _plural(count: int, noun: str) -> str:

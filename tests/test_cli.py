@@ -67,6 +67,18 @@ def test_format_check_exits_1_then_write_then_check_exits_0(
     assert "0 files would be reformatted" in capsys.readouterr().err
 
 
+def test_format_write_is_journaled_and_undo_restores(
+    dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(dataset)
+    assert main(["format", str(dataset), "--write", "--trigger", "kanachan"]) == 0
+    err = capsys.readouterr().err
+    assert f"undo with: anima-caption undo {dataset.resolve()}" in err
+    assert _snapshot(dataset) != before
+    assert main(["undo", str(dataset)]) == 0
+    assert _snapshot(dataset) == before
+
+
 def test_format_reports_bad_files_and_continues(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -23,12 +23,12 @@ from anima_caption._io import (
     read_caption_file,
     unified_diff,
     walk_dataset,
-    write_atomic,
 )
 from anima_caption._model import trusted
 from anima_caption._parse import parse
 
 if TYPE_CHECKING:
+    from anima_caption._journal import WriteRun
     from anima_caption._tagdb import TagDB
 
 #: Datasets with at least this many files are checked in worker processes by default.
@@ -51,6 +51,8 @@ class CheckResult:
     fixed_files: list[str] = field(default_factory=list)
     diffs: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    journal: tuple[Path, str, int] | None = None
+    """``(dataset folder, run id, files written)`` when fixes were written."""
 
     @property
     def errors(self) -> int:
@@ -189,6 +191,7 @@ class Checker:
         write: bool = True,
         jobs: int = 0,
         progress: Callable[[int, int], None] | None = None,
+        journal_command: str = "check --fix",
     ) -> CheckResult:
         """Check ``paths``; with ``fix``, apply fixes (written unless ``write`` is False).
 
@@ -204,7 +207,13 @@ class Checker:
         gc.set_threshold(50_000, 1000, 1000)
         try:
             self._collect_outcomes(
-                caption_paths, images, result, fix, unsafe_fixes, write, jobs, progress
+                caption_paths,
+                images,
+                result,
+                (fix, unsafe_fixes, fix and write),
+                jobs,
+                progress,
+                (journal_command, [Path(p) for p in paths]),
             )
         finally:
             gc.set_threshold(*thresholds)
@@ -215,13 +224,12 @@ class Checker:
         caption_paths: list[Path],
         images: list[Path],
         result: CheckResult,
-        fix: bool,
-        unsafe_fixes: bool,
-        write: bool,
+        options: tuple[bool, bool, bool],
         jobs: int,
         progress: Callable[[int, int], None] | None,
+        journal: tuple[str, list[Path]],
     ) -> None:
-        options = (fix, unsafe_fixes, write)
+        write = options[2]
         workers = _worker_count(jobs, len(caption_paths))
         if workers > 1:
             outcomes: Iterable[FileOutcome] = self._run_parallel(
@@ -230,14 +238,13 @@ class Checker:
         else:
             outcomes = self._run_serial(caption_paths, options, progress)
         entries: list[DatasetEntry] = []
-        for outcome in outcomes:
-            result.diagnostics.extend(outcome.diagnostics)
-            result.sources[outcome.entry.display] = outcome.text
-            result.fixed += outcome.resolved
-            if outcome.diff:
-                result.diffs.append(outcome.diff)
-                result.fixed_files.append(outcome.entry.display)
-            entries.append(outcome.entry)
+        writer = _JournaledWriter(journal[1], journal[0]) if write else None
+        try:
+            for outcome in outcomes:
+                self._take(outcome, result, entries, writer)
+        finally:
+            if writer is not None:
+                writer.close(result)
         dataset = DatasetContext(
             captions=entries, images=images, config=self.config, db=self.lookup
         )
@@ -245,15 +252,35 @@ class Checker:
         result.diagnostics.sort(key=Diagnostic.sort_key)
         result.diffs.sort()
 
+    @staticmethod
+    def _take(
+        outcome: FileOutcome,
+        result: CheckResult,
+        entries: list[DatasetEntry],
+        writer: _JournaledWriter | None,
+    ) -> None:
+        if outcome.write is not None and writer is not None:
+            writer.add(outcome.entry.path, *outcome.write)
+        result.diagnostics.extend(outcome.diagnostics)
+        result.sources[outcome.entry.display] = outcome.text
+        result.fixed += outcome.resolved
+        if outcome.diff:
+            result.diffs.append(outcome.diff)
+            result.fixed_files.append(outcome.entry.display)
+        entries.append(outcome.entry)
+
     def check_file(self, path: Path, fix: bool, unsafe: bool, write: bool) -> FileOutcome:
         """Check (and fix) one caption file."""
         ctx = self.context(path)
         diagnostics = self.check_caption(ctx)
         resolved = 0
         diff = ""
+        pending: tuple[bytes, bytes] | None = None
         if fix and ctx.caption is not None and ctx.file is not None:
-            ctx, diagnostics, resolved, diff = self._fix_file(ctx, diagnostics, unsafe, write)
-        return FileOutcome(DatasetEntry.of(ctx), ctx.text, diagnostics, resolved, diff)
+            ctx, diagnostics, resolved, diff, pending = self._fix_file(
+                ctx, diagnostics, unsafe, write
+            )
+        return FileOutcome(DatasetEntry.of(ctx), ctx.text, diagnostics, resolved, diff, pending)
 
     def _run_serial(
         self,
@@ -348,19 +375,22 @@ class Checker:
         diagnostics: list[Diagnostic],
         unsafe: bool,
         write: bool,
-    ) -> tuple[CaptionContext, list[Diagnostic], int, str]:
+    ) -> tuple[CaptionContext, list[Diagnostic], int, str, tuple[bytes, bytes] | None]:
+        """Fix one file in memory: the fixed context, the diff, and ``(bytes read, fixed
+        bytes)`` when ``write`` and something changed (the caller writes, journaled)."""
         assert ctx.file is not None
         original = ctx.file
         outcome = self.fix_loop(ctx, diagnostics, unsafe)
         new_data = encode_caption(outcome.text, bom=original.bom and not outcome.drop_bom)
         diff = ""
+        pending = None
         if new_data != original.data:
             diff = unified_diff(
                 ctx.display, original.text, outcome.text, bom_removed=outcome.drop_bom
             )
             if write:
-                _write_if_unchanged(ctx.path, original.data, new_data)
-        return outcome.ctx, outcome.diagnostics, outcome.resolved, diff
+                pending = (original.data, new_data)
+        return outcome.ctx, outcome.diagnostics, outcome.resolved, diff, pending
 
 
 @dataclass
@@ -372,6 +402,8 @@ class FileOutcome:
     diagnostics: list[Diagnostic]
     resolved: int
     diff: str
+    write: tuple[bytes, bytes] | None = None
+    """``(bytes read, fixed bytes)`` when the fixed file is to be written."""
 
 
 @dataclass
@@ -435,16 +467,54 @@ def _replace_text(original: CaptionFile, text: str) -> CaptionFile:
     return replace(original, text=text, newline=newline_style(text))
 
 
-def _write_if_unchanged(path: Path, expected: bytes, data: bytes) -> None:
-    """Write atomically, unless the file changed on disk since it was read."""
-    try:
-        current = path.read_bytes()
-    except OSError as error:
-        raise CaptionDecodeError(str(path), f"cannot re-read before writing: {error}") from None
-    if current != expected:
-        print(f"{path}: changed on disk while checking; not overwritten", file=sys.stderr)
-        return
-    write_atomic(path, data)
+class _JournaledWriter:
+    """Writes fixed files in batches through the backup journal (``anima-caption undo``).
+
+    The journal lives in the folder the files were found in: the one folder given, or the
+    deepest folder holding every caption checked. A file that changed on disk since it was
+    read is not overwritten (reported on stderr and in ``CheckResult.refused``).
+    """
+
+    def __init__(self, paths: Sequence[Path], command: str) -> None:
+        self.root = journal_root(paths)
+        self.command = command
+        self.pending: list[tuple[Path, bytes, bytes | None]] = []
+        self.run: WriteRun | None = None
+
+    def add(self, path: Path, original: bytes, fixed: bytes) -> None:
+        self.pending.append((path, fixed, original))
+        if len(self.pending) >= 256:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if self.run is None:
+            from anima_caption._journal import WriteRun
+
+            self.run = WriteRun(self.root, self.command)
+            self.run.open()
+        for refused in self.run.write_many(self.pending):
+            print(f"{refused}; not overwritten", file=sys.stderr)
+        self.pending = []
+
+    def close(self, result: CheckResult) -> None:
+        try:
+            self.flush()
+        finally:
+            if self.run is not None:
+                result.journal = (self.root, self.run.run_id, len(self.run.files_written))
+                self.run.close()
+
+
+def journal_root(paths: Sequence[Path]) -> Path:
+    """The folder whose ``.anima-caption/`` journal records writes under ``paths`` (the
+    folders and files given on the command line): the folder given, or the deepest folder
+    holding them all. ``anima-caption undo FOLDER`` finds it there."""
+    folders = {str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths}
+    if not folders:
+        return Path.cwd()
+    return Path(os.path.commonpath(sorted(folders)))
 
 
 def _display(path: Path) -> str:

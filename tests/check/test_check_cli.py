@@ -131,6 +131,39 @@ def test_diff_shows_fixes_and_writes_nothing(
     assert path.read_bytes() == b"1girl, long hair, smile\n"
 
 
+def test_fix_keeps_a_journal_that_undo_restores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check --fix` writes through the backup journal; `anima-caption undo` puts every
+    byte back, and refuses a file edited since the fix."""
+    dataset = tmp_path / "data"
+    (dataset / "sub").mkdir(parents=True)
+    originals = {
+        dataset / "a.txt": b"\xef\xbb\xbf1girl, long_hair, , smile,\r\n",
+        dataset / "sub" / "b.txt": b"1girl, Blue_Eyes\n",
+        dataset / "clean.txt": b"safe, 1girl, smile\n",
+    }
+    for path, data in originals.items():
+        path.write_bytes(data)
+    assert main(["check", str(dataset), "--fix", "--no-progress", "--exit-zero"]) == 0
+    err = capsys.readouterr().err
+    assert "fixed 2 files" in err and f"undo {dataset.resolve()}" in err
+    assert (dataset / "a.txt").read_bytes().startswith(b"1girl, long hair, smile")
+    assert (dataset / "sub" / "b.txt").read_bytes() == b"1girl, blue eyes\n"
+    assert (dataset / "clean.txt").read_bytes() == originals[dataset / "clean.txt"]
+
+    assert main(["undo", str(dataset)]) == 0
+    for path, data in originals.items():
+        assert path.read_bytes() == data, path
+
+    # Fix again, then edit one file by hand: undo restores the other and refuses it.
+    main(["check", str(dataset), "--fix", "--no-progress", "--exit-zero"])
+    (dataset / "sub" / "b.txt").write_bytes(b"1girl, hand edit\n")
+    assert main(["undo", str(dataset)]) != 0
+    assert (dataset / "a.txt").read_bytes() == originals[dataset / "a.txt"]
+    assert (dataset / "sub" / "b.txt").read_bytes() == b"1girl, hand edit\n"
+
+
 def test_unsafe_fixes_need_the_flag(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_text("general, 1girl, (smile:1.2)")
