@@ -11,10 +11,9 @@ from anima_caption._check._config import CheckConfig
 from anima_caption._errors import CaptionDecodeError
 from anima_caption._io import CaptionFile
 from anima_caption._kinds import Kind
-from anima_caption._model import Caption
+from anima_caption._model import Caption, Tag
 
 if TYPE_CHECKING:
-    from anima_caption._model import Tag
     from anima_caption._tagdb import TagDB, TagInfo
 
 
@@ -31,6 +30,19 @@ class CaptionContext:
     caption: Caption | None = None
     decode_error: CaptionDecodeError | None = None
     _infos: list[tuple[Tag, TagInfo]] | None = field(default=None, repr=False)
+    _top: tuple[Caption, list[tuple[int, Tag]]] | None = field(default=None, repr=False)
+
+    def top_tags(self) -> list[tuple[int, Tag]]:
+        """``(index in caption.items, tag)`` of the top-level tags (not inside weight
+        groups), computed once per caption and shared by the rules."""
+        caption = self.caption
+        if caption is None:
+            return []
+        cached = self._top
+        if cached is None or cached[0] is not caption:
+            tags = [(i, item) for i, item in enumerate(caption.items) if isinstance(item, Tag)]
+            cached = self._top = (caption, tags)
+        return cached[1]
 
     @property
     def text(self) -> str:

@@ -47,11 +47,9 @@ def _removal(items: tuple[Item, ...], index: int) -> Edit:
     return Edit(start=item.span[0], end=item.span[1], content="")
 
 
-def _top_tags(ctx: CaptionContext) -> Iterator[tuple[int, Tag]]:
+def _top_tags(ctx: CaptionContext) -> list[tuple[int, Tag]]:
     assert ctx.caption is not None
-    for index, item in enumerate(ctx.caption.items):
-        if isinstance(item, Tag):
-            yield index, item
+    return ctx.top_tags()
 
 
 class _CaptionRule(Rule):
