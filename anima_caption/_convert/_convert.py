@@ -88,6 +88,27 @@ class Change:
         return f"{self.rule}: {what}" + (f" ({self.message})" if self.message else "")
 
 
+# Change records are made by the ten thousand in bulk runs: build them through the slot
+# descriptors (the frozen dataclass __init__ goes through object.__setattr__ per field).
+_new = object.__new__
+_set_rule = Change.__dict__["rule"].__set__
+_set_old = Change.__dict__["old"].__set__
+_set_new = Change.__dict__["new"].__set__
+_set_span = Change.__dict__["span"].__set__
+_set_message = Change.__dict__["message"].__set__
+
+
+def _change(rule: str, old: str, new: str, span: Span | None, message: str) -> Change:
+    """``Change(rule, old, new, span, message)``, without the frozen ``__init__``."""
+    change: Change = _new(Change)
+    _set_rule(change, rule)
+    _set_old(change, old)
+    _set_new(change, new)
+    _set_span(change, span)
+    _set_message(change, message)
+    return change
+
+
 @dataclass(frozen=True)
 class ConversionResult:
     """What :func:`convert` made of one caption."""
@@ -129,15 +150,21 @@ class _Decision(NamedTuple):
     score: int | None  # score value of a score tag or a Pony score form
 
 
-@dataclass
 class _Out:
     """One tag as it will be written, with where it came from."""
 
-    decision: _Decision
-    text: str
-    raw: str
-    span: Span | None
-    order: int
+    __slots__ = ("decision", "kind", "raw", "section", "segment", "span", "text")
+
+    def __init__(
+        self, decision: _Decision, text: str, raw: str, span: Span | None, segment: int
+    ) -> None:
+        self.decision = decision
+        self.text = text
+        self.raw = raw
+        self.span = span
+        self.kind = decision.kind
+        self.section = decision.section
+        self.segment = segment  # kept ||| / BREAK markers before it (format never crosses)
 
 
 @dataclass
@@ -148,7 +175,8 @@ class _Work:
     items: list[Item | _Out] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-    order: int = 0
+    segment: int = 0
+    simple: bool = True  # only tags and sentences: rendered without building models
 
 
 class Converter:
@@ -187,6 +215,7 @@ class Converter:
         self.sentences = sentences
         self.vocab = vocabulary()
         self._decisions: dict[tuple[str, bool], _Decision] = {}
+        self._occurrences: dict[str, _Occurrence] = {}
         self._infos: dict[str, TagInfo] = {}
         self.prefix = self._prefix(prefix)
 
@@ -363,87 +392,120 @@ class Converter:
     def _convert(self, text: str, caption: Caption) -> ConversionResult:
         work = _Work(text)
         self._walk(caption.items, work)
-        outs = [item for item in work.items if isinstance(item, _Out)]
+        outs = [item for item in work.items if type(item) is _Out]
         self._caption_rules(outs, work)
-        self._order_changes(caption, outs, work)
+        self._order_changes(outs, work)
         self._order_prefix(work)
-        new_items = self._build_items(work)
-        lead_header = caption.header
-        new_caption = trusted(Caption, {"header": lead_header, "lead": "", "items": new_items})
-        try:
-            new_text = format_caption(new_caption, sentences=self.sentences)
-        except CaptionSyntaxError as error:  # pragma: no cover - errors raise in _walk
-            raise CaptionSyntaxError(error.message, text, error.span) from None
+        if work.simple and caption.header is None and self.sentences == "keep":
+            new_text = _render(work.items)
+        else:
+            new_items = self._build_items(work)
+            new_caption = trusted(
+                Caption, {"header": caption.header, "lead": "", "items": new_items}
+            )
+            try:
+                new_text = format_caption(new_caption, sentences=self.sentences)
+            except CaptionSyntaxError as error:  # pragma: no cover - errors raise in _walk
+                raise CaptionSyntaxError(error.message, text, error.span) from None
         if text.endswith(("\n", "\r")) and not new_text.endswith("\n"):
             new_text += "\n"
-        if new_text != text and (not work.changes or _layout_differs(caption)):
-            work.changes.append(Change("layout", "", "", None, "canonical separators"))
-        work.changes.sort(key=lambda c: (c.span is not None, c.span or (0, 0)))
-        notes = []
-        kept = [o for o in work.items if isinstance(o, _Out) and o.text]
-        if kept and not any(o.decision.kind is Kind.SAFETY for o in kept):
-            notes.append("no safety tag: add one (safe, sensitive, nsfw, explicit) with --prefix")
+        changes = work.changes
+        if new_text != text and (not changes or _layout_differs(caption)):
+            changes.append(_change("layout", "", "", None, "canonical separators"))
+        changes.sort(key=_change_order)
+        notes: tuple[str, ...] = ()
+        kept = False
+        for out in outs:
+            if out.text:
+                if out.kind is Kind.SAFETY:
+                    break
+                kept = True
+        else:
+            if kept:
+                notes = (_NO_SAFETY,)
         return ConversionResult(
             text=new_text,
             original=text,
-            changes=tuple(work.changes),
-            unknown=tuple(dict.fromkeys(work.unknown)),
+            changes=tuple(changes),
+            unknown=tuple(dict.fromkeys(work.unknown)) if work.unknown else (),
             unchecked=NEEDS_DATABASE if self.db is None else (),
-            notes=tuple(notes),
+            notes=notes,
         )
 
+    def _occurrence(self, item: Tag) -> _Occurrence:
+        """What happens to a tag written exactly as ``item.raw`` (cached per raw text):
+        its decision and the changes to record, as (rule, new, message) templates."""
+        decision = self._decide(item)
+        changes = decision.changes
+        templates: tuple[tuple[str, str, str], ...] = ()
+        if decision.score is not None:
+            pass  # a Pony score form: the caption's score rule explains it
+        elif not changes or changes[0][0] in _SPELLING_RULES:
+            # spelling depends on how this occurrence was written, so it is not part of
+            # the decision cached per tag text
+            new = decision.text
+            if new is not None and item.raw.strip() != new:
+                rule = _spelling_rule(item.raw.strip(), new, item.kaomoji)
+                templates = ((rule, new, ""),)
+        else:
+            templates = changes
+        unknown = (decision.text or item.text) if decision.unknown else None
+        return _Occurrence(item.text, item.kaomoji, decision, templates, unknown)
+
     def _walk(self, items: Sequence[Item], work: _Work) -> None:
+        occurrences = self._occurrences
+        out_items = work.items
+        changes = work.changes
         for item in items:
-            if isinstance(item, Tag):
-                decision = self._decide(item)
-                changes = decision.changes
-                if decision.score is not None:
-                    pass  # a Pony score form: the caption's score rule explains it
-                elif not changes or changes[0][0] in _SPELLING_RULES:
-                    # spelling depends on how this occurrence was written, so it is not
-                    # part of the cached decision
-                    new = decision.text
-                    if new is not None and item.raw.strip() != new:
-                        rule = _spelling_rule(item.raw.strip(), new, item.kaomoji)
-                        work.changes.append(Change(rule, item.raw, new, item.span, ""))
-                else:
-                    for rule, new, message in changes:
-                        work.changes.append(Change(rule, item.raw, new, item.span, message))
-                if decision.unknown:
-                    work.unknown.append(decision.text or item.text)
+            if type(item) is Tag:
+                raw = item.raw
+                occurrence = occurrences.get(raw)
+                if (
+                    occurrence is None
+                    or occurrence.text != item.text
+                    or occurrence.kaomoji != item.kaomoji
+                ):
+                    occurrence = self._occurrence(item)
+                    occurrences[raw] = occurrence
+                span = item.span
+                for rule, new, message in occurrence.templates:
+                    changes.append(_change(rule, raw, new, span, message))
+                if occurrence.unknown is not None:
+                    work.unknown.append(occurrence.unknown)
+                decision = occurrence.decision
                 if decision.text is not None:
-                    work.items.append(
-                        _Out(decision, decision.text, item.raw, item.span, work.order)
-                    )
-                    work.order += 1
+                    out_items.append(_Out(decision, decision.text, raw, span, work.segment))
             elif isinstance(item, Sentence):
-                work.items.append(item)
+                out_items.append(item)
             elif isinstance(item, Group):
                 inner = ", ".join(_flat_raw(item))
-                work.changes.append(Change("weight", item.raw, inner, item.span, ""))
+                changes.append(_change("weight", item.raw, inner, item.span, ""))
                 self._walk(item.items, work)
             elif isinstance(item, Marker):
                 if item.name == "break":
-                    work.changes.append(Change("break", item.raw, "", item.span, ""))
+                    changes.append(_change("break", item.raw, "", item.span, ""))
                 elif self.markers == "remove":
-                    work.changes.append(Change("keep-tokens", item.raw, "", item.span, ""))
+                    changes.append(_change("keep-tokens", item.raw, "", item.span, ""))
                 else:
-                    work.items.append(item)
+                    out_items.append(item)
+                    work.segment += 1
+                    work.simple = False
             elif isinstance(item, Wildcard):
                 if self.markers == "remove" and item.options:
                     first = item.options[0]
-                    work.changes.append(Change("wildcard", item.raw, first, item.span, ""))
+                    changes.append(_change("wildcard", item.raw, first, item.span, ""))
                     option = parse(first.strip(), triggers=self.triggers)
                     self._walk(option.items, work)
                 else:
-                    work.items.append(item)
+                    out_items.append(item)
+                    work.simple = False
             elif isinstance(item, ErrorItem):
                 raise CaptionSyntaxError(item.message, work.text, item.error_span)
 
     def _caption_rules(self, outs: list[_Out], work: _Work) -> None:
         def remove(out: _Out, rule: str, message: str) -> None:
             out.text = ""
-            work.changes.append(Change(rule, out.raw, "", out.span, message))
+            work.changes.append(_change(rule, out.raw, "", out.span, message))
 
         # duplicates (after spelling and aliases)
         seen: set[str] = set()
@@ -465,7 +527,7 @@ class Converter:
                 if out.decision.score == best and not kept_best:
                     kept_best = True
                     work.changes.append(
-                        Change("score", out.raw, out.text, out.span, "Pony score form")
+                        _change("score", out.raw, out.text, out.span, "Pony score form")
                     )
                 else:
                     remove(out, "score", f"Pony score form; score_{best} stands for it")
@@ -496,9 +558,9 @@ class Converter:
                 continue
             if decision.kind in (Kind.SCORE, Kind.SAFETY) and decision.kind in present_kinds:
                 continue
-            added.append(_Out(decision, decision.text, "", None, -1))
+            added.append(_Out(decision, decision.text, "", None, 0))
             present.add(decision.text)
-            work.changes.append(Change("prefix", "", decision.text, None, ""))
+            work.changes.append(_change("prefix", "", decision.text, None, ""))
         for new in added:
             rank = _PREFIX_KIND_ORDER.get(new.decision.kind, len(_PREFIX_KIND_ORDER))
             position = next(
@@ -521,54 +583,63 @@ class Converter:
             work.items.insert(position, new)
         outs[0:0] = added
 
-    def _order_changes(self, caption: Caption, outs: list[_Out], work: _Work) -> None:
-        live = [o for o in outs if o.text and o.span is not None]
-        sections = _sections(live, self.vocab.flexible_count)
-        for out, section in zip(live, sections, strict=True):
-            out.decision = out.decision._replace(section=section)
-        # format never moves a tag across a kept ||| marker: compare within segments
-        segment_of: dict[int, int] = {}
-        segment = 0
-        for item in work.items:
-            if isinstance(item, Marker):
-                segment += 1
-            elif isinstance(item, _Out):
-                segment_of[id(item)] = segment
-        ranks = [(segment_of.get(id(o), 0), s.rank) for o, s in zip(live, sections, strict=True)]
+    def _order_changes(self, outs: list[_Out], work: _Work) -> None:
+        # each tag's section, with the parser's rule for ``solo``: it joins the
+        # people-count section when it follows a people-count tag
+        flexible = self.vocab.flexible_count
+        count = Section.COUNT
+        previous: Section | None = None
+        ranks: list[tuple[int, int]] = []
+        live: list[_Out] = []
+        for out in outs:
+            if not out.text or out.span is None:
+                continue
+            section = out.section
+            if out.text in flexible:
+                section = count if previous is count else Section.GENERAL
+                out.section = section
+            previous = section
+            live.append(out)
+            # format never moves a tag across a kept ||| marker: compare within segments
+            ranks.append((out.segment, _RANK[section]))
+        if _in_order(ranks):
+            return
         character = Section.CHARACTER.rank
         moved_trigger = False
         for index, out in enumerate(live):
             seg = ranks[index][0]
-            if out.decision.kind is Kind.TRIGGER and any(
+            if out.kind is Kind.TRIGGER and any(
                 g == seg and r > character for g, r in ranks[:index]
             ):
                 moved_trigger = True
                 work.changes.append(
-                    Change("trigger", out.raw, out.text, out.span, "into the character section")
+                    _change("trigger", out.raw, out.text, out.span, "into the character section")
                 )
-        rest = [r for o, r in zip(live, ranks, strict=True) if o.decision.kind is not Kind.TRIGGER]
-        if not _in_order(ranks) and not (moved_trigger and _in_order(rest)):
-            work.changes.append(Change("reorder", "", "", None, "Anima section order"))
+        rest = [r for o, r in zip(live, ranks, strict=True) if o.kind is not Kind.TRIGGER]
+        if not (moved_trigger and _in_order(rest)):
+            work.changes.append(_change("reorder", "", "", None, "Anima section order"))
 
     def _order_prefix(self, work: _Work) -> None:
         """Quality, score, period, year, meta, safety: the prefix in the official order
         (only before the first kept ``|||``, which format never crosses)."""
+        items = work.items
         slots = []
-        for index, item in enumerate(work.items):
-            if isinstance(item, Marker):
+        prefix = Section.PREFIX
+        for index, item in enumerate(items):
+            if type(item) is _Out:
+                if item.text and item.section is prefix:
+                    slots.append(index)
+            elif isinstance(item, Marker):
                 break
-            if isinstance(item, _Out) and item.text and item.decision.section is Section.PREFIX:
-                slots.append(index)
-        current = [work.items[i] for i in slots]
-        ordered = sorted(
-            current,
-            key=lambda o: _PREFIX_KIND_ORDER.get(o.decision.kind, 9),  # type: ignore[union-attr]
-        )
+        if len(slots) < 2:
+            return
+        current: list[_Out] = [items[i] for i in slots]  # type: ignore[misc]
+        ordered = sorted(current, key=_prefix_rank)
         if ordered != current:
-            for index, item in zip(slots, ordered, strict=True):
-                work.items[index] = item
+            for index, out in zip(slots, ordered, strict=True):
+                items[index] = out
             if not any(c.rule == "reorder" for c in work.changes):
-                work.changes.append(Change("reorder", "", "", None, "Anima section order"))
+                work.changes.append(_change("reorder", "", "", None, "Anima section order"))
 
     def _build_items(self, work: _Work) -> tuple[Item, ...]:
         items: list[Item] = []
@@ -576,7 +647,6 @@ class Converter:
             if isinstance(item, _Out):
                 if not item.text:
                     continue
-                decision = item.decision
                 items.append(
                     trusted(
                         Tag,
@@ -586,16 +656,81 @@ class Converter:
                             "trail": ", ",
                             "type": "tag",
                             "text": item.text,
-                            "kind": decision.kind,
-                            "section": decision.section,
+                            "kind": item.kind,
+                            "section": item.section,
                             "escaped": False,
-                            "kaomoji": decision.kaomoji,
+                            "kaomoji": item.decision.kaomoji,
                         },
                     )
                 )
             else:
                 items.append(item)
         return tuple(items)
+
+
+def _render(items: list[Item | _Out]) -> str:
+    """The text ``format_caption`` gives for a caption of tags and sentences only (no
+    header, markers, wildcards or groups; sentences kept in place): tags sorted by section,
+    stable; each sentence after the tag it followed; exact duplicates dropped, their
+    sentences moving to the tag before. ``tests/convert/test_fast_path.py`` checks that the
+    two agree."""
+    leading: list[str] = []
+    # [rank, text, plain, sentences]
+    slots: list[tuple[int, str, bool, list[str]]] = []
+    seen: set[str] = set()
+    current: list[str] = leading
+    for item in items:
+        if type(item) is _Out:
+            text = item.text
+            if not text:
+                continue
+            if text in seen:  # format's dedupe; convert's own duplicate rule ran first
+                continue
+            seen.add(text)
+            current = []
+            slots.append((_RANK[item.section], text, not item.decision.kaomoji, current))
+        else:
+            current.append(item.text)  # type: ignore[union-attr]
+    slots.sort(key=_first)
+    out: list[str] = [" ".join(leading)] if leading else []
+    previous_sentence = bool(leading)
+    for _, text, plain, sentences in slots:
+        if out:
+            # after a sentence a space is enough; kaomoji need a comma
+            out.append(" " if previous_sentence and plain else ", ")
+        out.append(text)
+        if sentences:
+            out.append(", ")
+            out.append(" ".join(sentences))
+        previous_sentence = bool(sentences)
+    return "".join(out)
+
+
+def _first(slot: tuple[int, str, bool, list[str]]) -> int:
+    return slot[0]
+
+
+def _prefix_rank(out: _Out) -> int:
+    return _PREFIX_KIND_ORDER.get(out.kind, 9)
+
+
+def _change_order(change: Change) -> tuple[bool, Span]:
+    span = change.span
+    return (span is not None, span or (0, 0))
+
+
+_RANK = {section: section.rank for section in Section}
+_NO_SAFETY = "no safety tag: add one (safe, sensitive, nsfw, explicit) with --prefix"
+
+
+class _Occurrence(NamedTuple):
+    """A tag as written (cached per raw text): its decision and the changes to record."""
+
+    text: str
+    kaomoji: bool
+    decision: _Decision
+    templates: tuple[tuple[str, str, str], ...]  # (rule, new, message)
+    unknown: str | None
 
 
 _PREFIX_KIND_ORDER = {
@@ -609,20 +744,6 @@ _SPELLING_RULES = frozenset({"unescape", "underscore", "lowercase", "spelling"})
 _VOCAB_KINDS = frozenset(
     {Kind.QUALITY, Kind.SCORE, Kind.PERIOD, Kind.YEAR, Kind.META, Kind.SAFETY, Kind.COUNT}
 )
-
-
-def _sections(outs: list[_Out], flexible: frozenset[str]) -> list[Section]:
-    """Each tag's section, with the parser's rule for ``solo``: it joins the people-count
-    section when it follows a people-count tag."""
-    out: list[Section] = []
-    previous: Section | None = None
-    for item in outs:
-        section = item.decision.section
-        if item.text in flexible:
-            section = Section.COUNT if previous is Section.COUNT else Section.GENERAL
-        out.append(section)
-        previous = section
-    return out
 
 
 def _in_order(ranks: list[tuple[int, int]]) -> bool:
