@@ -1,0 +1,101 @@
+"""The fast path of convert (rendering tag-and-sentence captions directly) gives exactly
+what the general path (rebuild the caption model, then ``format_caption``) gives."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from anima_caption._convert import Converter
+from anima_caption._errors import CaptionSyntaxError
+from anima_caption._model import Marker, Wildcard
+from anima_caption._parse import parse
+from tests.convert.test_convert_props import sdxl_caption
+
+CORPUS = Path(__file__).parent / "corpus"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+TRIGGERS = ["kanachan", "Yanagise Eika"]
+PREFIX = "masterpiece, best quality, score_7"
+
+
+def _pair(db: object, **options: object) -> tuple[Converter, Converter]:
+    fast = Converter(db, triggers=TRIGGERS, prefix=PREFIX, **options)  # type: ignore[arg-type]
+    slow = Converter(db, triggers=TRIGGERS, prefix=PREFIX, **options)  # type: ignore[arg-type]
+    slow._fast = False
+    return fast, slow
+
+
+def _same(fast: Converter, slow: Converter, text: str) -> bool:
+    """Both paths agree on ``text``; True when the fast path was the one that ran (no
+    header, no kept ``|||``, no wildcard)."""
+    try:
+        expected = slow.convert(text)
+    except CaptionSyntaxError:
+        with pytest.raises(CaptionSyntaxError):
+            fast.convert(text)
+        return False
+    got = fast.convert(text)
+    assert got.text == expected.text, (text, got.text, expected.text)
+    assert got.changes == expected.changes
+    assert got.unknown == expected.unknown
+    assert got.notes == expected.notes
+    caption = parse(text, triggers=TRIGGERS)
+    return caption.header is None and not any(
+        isinstance(item, Wildcard) or (isinstance(item, Marker) and item.name != "break")
+        for item in caption.items
+    )
+
+
+@pytest.fixture(scope="module")
+def real_db(real_tagdb_path: Path) -> Iterator[object]:
+    from anima_caption._tagdb import TagDB
+
+    with TagDB.open(real_tagdb_path) as db:
+        yield db
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_fast_path_equals_general_path_on_generated_captions(real_db, data) -> None:  # type: ignore[no-untyped-def]
+    text = data.draw(sdxl_caption())
+    dialect = data.draw(st.sampled_from(["wd14", "sdxl", "pony"]))
+    db = data.draw(st.sampled_from([real_db, None]))
+    fast, slow = _pair(db, dialect=dialect, keep_year=data.draw(st.booleans()))
+    _same(fast, slow, text)
+
+
+@pytest.mark.parametrize("dialect", ["wd14", "sdxl", "pony"])
+def test_fast_path_equals_general_path_on_the_corpus(real_db: object, dialect: str) -> None:
+    fast, slow = _pair(real_db, dialect=dialect)
+    ran = [_same(fast, slow, p.read_text(encoding="utf-8")) for p in sorted(CORPUS.glob("*"))]
+    assert len(ran) >= 50
+
+
+def test_fast_path_equals_general_path_on_bench_captions(real_db: object) -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from bench_convert import make_captions
+    finally:
+        sys.path.remove(str(BENCH))
+    fast, slow = _pair(real_db, dialect="pony")
+    captions = make_captions(400, seed=3)
+    fast_runs = sum(_same(fast, slow, text) for text in captions)
+    # the fast path is what bulk runs take: most of these captions must go through it
+    assert fast_runs >= 300, fast_runs
+
+
+def test_captions_outside_the_fast_path_still_agree(real_db: object) -> None:
+    fast, slow = _pair(real_db, dialect="sdxl")
+    for text in [
+        "ye-pop\nA title line\n1girl, smile, Long_Hair",
+        "1girl ||| smile, masterpiece",
+        "{smile|grin}, 1girl, general",
+        "Two girls talk. They laugh, loudly. 1girl, smile, :d, Another sentence here.",
+        "smile, smile, 1girl, Twin_Tails, twintails, A girl waves.",
+    ]:
+        _same(fast, slow, text)
