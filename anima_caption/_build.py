@@ -78,9 +78,7 @@ _Unit = tuple[int, int, int, tuple[Part, ...], str]  # (start, end, trail_end, p
 _TagEntry = tuple[int, str | None, Kind, Section, bool, int]
 _FLEXIBLE: Final = 1
 _UNRESOLVED: Final = 2
-# What a separator-free piece of text alone decides, for the fused path:
-# (mode, tag entry or None, parts relative to the piece, may take part in a sentence).
-_PieceInfo = tuple[int, _TagEntry | None, tuple[Part, ...], bool]
+# How the fused path handles a piece (see _Piece).
 _MODE_TAG: Final = 0  # one tag item
 _MODE_SPECIAL: Final = 1  # one item that is not a tag: group, kaomoji, BREAK, error, ...
 _MODE_RESPLIT: Final = 2  # the quick split was wrong here (edge space, comma, line end)
@@ -108,6 +106,37 @@ _HEADER_FIELDS: Final = _FIELDS[HeaderModel]
 _CAPTION_FIELDS: Final = _FIELDS[Caption]
 
 
+class _Piece:
+    """What a separator-free piece of text alone decides, for the fused path."""
+
+    __slots__ = ("cut", "escaped", "flags", "interesting", "kind", "mode", "name", "parts",
+                 "section", "splits")  # fmt: skip
+
+    def __init__(
+        self,
+        mode: int,
+        parts: tuple[Part, ...],
+        entry: _TagEntry | None,
+        opens: bool = False,
+        splits: bool = False,
+    ) -> None:
+        self.mode = mode
+        self.parts = parts
+        """The piece's IR parts, relative to its start."""
+        self.splits = splits
+        """Holds a sentence end where ``Builder._split_unit`` cuts it in two."""
+        self.interesting = opens or splits
+        """May take part in a sentence (opens one, or splits at a sentence end)."""
+        if entry is None:
+            entry = (0, None, _UNKNOWN, _SECTION_GENERAL, False, 0)
+        self.cut: int = entry[0]
+        self.name: str | None = entry[1]
+        self.kind: Kind = entry[2]
+        self.section: Section = entry[3]
+        self.escaped: bool = entry[4]
+        self.flags: int = entry[5]
+
+
 class Builder:
     """Builds :class:`~anima_caption._model.Caption` objects, from text or scanner IR.
 
@@ -127,12 +156,14 @@ class Builder:
         self._pattern_prefixes: tuple[str, ...] = self.vocab.pattern_prefixes
         self._may_have_sentences = False
         self._last_stop = -1
+        self._resume_at = 0
+        self._resume_short = 0
         self._has_flexible = False
         self._unresolved: list[dict[str, Any]] = []
         self._tag_cache: dict[str, _TagEntry] = {}
         self._tag_like_cache: dict[str, bool] = {}
         self._escaped_cache: dict[str, _TagEntry] = {}
-        self._piece_cache: dict[str, _PieceInfo] = {}
+        self._piece_cache: dict[str, _Piece] = {}
 
     # -- entry points -------------------------------------------------------------------
     def parse(self, text: str) -> Caption:
@@ -161,14 +192,11 @@ class Builder:
 
     def _start(self, text: str) -> None:
         # Every sentence ends in . ! or ? — without one, there is nothing to group.
-        self._may_have_sentences = "." in text or "!" in text or "?" in text
         # Where the last . ! or ? is: no sentence can end after it, so a sentence opener
         # past it is a tag, whatever follows (see _pieces).
-        self._last_stop = (
-            max(text.rfind("."), text.rfind("!"), text.rfind("?"))
-            if self._may_have_sentences
-            else -1
-        )
+        self._last_stop = max(text.rfind("."), text.rfind("!"), text.rfind("?"))
+        self._may_have_sentences = self._last_stop >= 0
+        self._resume_at = 0
         self._has_flexible = False
         self._unresolved = []
 
@@ -210,23 +238,24 @@ class Builder:
         lead_end = base + len(body) - len(stripped)
         self._start(text)
         if "\n" not in stripped and "\r" not in stripped:
-            width = 2 if ", " in stripped else 1
-            items = self._pieces(text, stripped.split(", " if width == 2 else ","), None,
-                                 width, lead_end)
+            sep = ", " if ", " in stripped else ","
+            items = self._pieces(text, stripped.split(sep), None, sep, lead_end)
             if items is not None:
                 return self._finish(header, text[base:lead_end], items)
-            if self._unresolved or self._has_flexible:
-                self._start(text)
+            self._start(text)
         pieces = _split(_lexer(), stripped)
-        items = self._pieces(text, pieces[::2], pieces[1::2], 0, lead_end)
+        items = self._pieces(text, pieces[::2], pieces[1::2], "", lead_end)
         if items is None:
             return None
         return self._finish(header, text[base:lead_end], items)
 
     def _pieces(
-        self, text: str, pieces: list[str], seps: list[str] | None, width: int, pos: int
+        self, text: str, pieces: list[str], seps: list[str] | None, sep: str, pos: int
     ) -> list[Any] | None:
-        """Items for the separator-free ``pieces`` starting at ``pos``, or None."""
+        """Items for the separator-free ``pieces`` starting at ``pos``, or None.
+
+        ``seps`` are the separators between the pieces, or None when every one is ``sep``.
+        """
         cache = self._piece_cache
         # Past the last sentence end no unit can join a sentence: the fast path applies.
         last_stop = self._last_stop
@@ -234,7 +263,15 @@ class Builder:
         pending: list[_Unit] = []
         last = len(pieces) - 1
         size = len(text)
+        width = len(sep)
         unresolved = self._unresolved
+        new = _new
+        tag_class = Tag
+        fields = _TAG_FIELDS
+        put_dict = set_dict
+        put_fields = set_fields_set
+        put_extra = set_extra
+        put_private = set_private
         for index in range(last + 1):
             piece = pieces[index]
             info = cache.get(piece)
@@ -243,44 +280,52 @@ class Builder:
             end = pos + len(piece)
             if index == last:
                 next_pos = size
+                trail = text[end:]
             elif seps is None:
                 next_pos = end + width
+                trail = sep
             else:
-                next_pos = end + len(seps[index])
-            mode = info[0]
+                trail = seps[index]
+                next_pos = end + len(trail)
+            mode = info.mode
             if mode == _MODE_TAG:
                 if pending and pos > last_stop:
                     self._drain(text, pending, out, final=True)
-                if pending or (info[3] and pos <= last_stop):
-                    self._split_unit(
-                        text, (pos, end, next_pos, _shift(info[2], pos), piece), pending
-                    )
+                if pending or (info.interesting and pos <= last_stop):
+                    unit = (pos, end, next_pos, _shift(info.parts, pos), piece)
+                    if info.splits:
+                        self._split_unit(text, unit, pending)
+                    else:
+                        pending.append(unit)
                     self._drain(text, pending, out, final=False)
                 else:
-                    entry = info[1]
-                    assert entry is not None
-                    stop = pos + entry[0]
-                    raw = piece if stop == end else piece[: entry[0]]
-                    name = entry[1]
+                    cut = info.cut
+                    stop = pos + cut
+                    if stop == end:
+                        raw = piece
+                    else:
+                        raw = piece[:cut]
+                        trail = text[stop:next_pos]
+                    name = info.name
                     # Fields in model order (see _model._trusted).
                     values = {
                         "raw": raw,
                         "span": (pos, stop),
-                        "trail": text[stop:next_pos],
+                        "trail": trail,
                         "type": "tag",
                         "text": raw if name is None else name,
-                        "kind": entry[2],
-                        "section": entry[3],
-                        "escaped": entry[4],
+                        "kind": info.kind,
+                        "section": info.section,
+                        "escaped": info.escaped,
                         "kaomoji": False,
                     }
-                    tag = _new(Tag)
-                    set_dict(tag, values)
-                    set_fields_set(tag, _TAG_FIELDS)
-                    set_extra(tag, None)
-                    set_private(tag, None)
+                    tag = new(tag_class)
+                    put_dict(tag, values)
+                    put_fields(tag, fields)
+                    put_extra(tag, None)
+                    put_private(tag, None)
                     out.append(tag)
-                    flags = entry[5]
+                    flags = info.flags
                     if flags:
                         if flags & _FLEXIBLE:
                             self._has_flexible = True
@@ -289,7 +334,7 @@ class Builder:
             elif mode == _MODE_SPECIAL:
                 if pending:
                     self._drain(text, pending, out, final=True)
-                out.append(self._special(text, pos, end, next_pos, _shift(info[2], pos)))
+                out.append(self._special(text, pos, end, next_pos, _shift(info.parts, pos)))
             else:
                 return None
             pos = next_pos
@@ -297,7 +342,7 @@ class Builder:
             self._drain(text, pending, out, final=True)
         return out
 
-    def _piece_info(self, piece: str) -> _PieceInfo:
+    def _piece_info(self, piece: str) -> _Piece:
         """What ``piece`` (text between two separators) is, worked out once per text."""
         info = self._piece_info_uncached(piece)
         cache = self._piece_cache
@@ -306,7 +351,7 @@ class Builder:
         cache[piece] = info
         return info
 
-    def _piece_info_uncached(self, piece: str) -> _PieceInfo:
+    def _piece_info_uncached(self, piece: str) -> _Piece:
         if (
             not piece
             or piece[0] in _HSPACE
@@ -315,9 +360,9 @@ class Builder:
             or "\n" in piece
             or "\r" in piece
         ):
-            return (_MODE_RESPLIT, None, (), False)
+            return _Piece(_MODE_RESPLIT, (), None)
         if piece[-1] == "\\":
-            return (_MODE_FULL, None, (), False)
+            return _Piece(_MODE_FULL, (), None)
         size = len(piece)
         lex = _lexer()
         if _SLOW_CHARS.search(piece) is None:
@@ -333,19 +378,20 @@ class Builder:
             else:
                 nodes, _, _ = _nest(_tokens(lex, piece, 0, size), 0, None)
                 if nodes and nodes[-1][0] == "unclosed":
-                    return (_MODE_FULL, None, (), False)
+                    return _Piece(_MODE_FULL, (), None)
                 ir = itemize(nodes)
         if len(ir) != 1 or ir[0][0] != "item" or ir[0][1] != 0 or ir[0][2] != size:
-            return (_MODE_FULL, None, (), False)
+            return _Piece(_MODE_FULL, (), None)
         parts: tuple[Part, ...] = ir[0][3]
         if _is_special(parts, 0, size):
-            return (_MODE_SPECIAL, None, parts, False)
-        interesting = _opens_sentence(piece, self._function_words)
-        if not interesting and ("." in piece or "!" in piece or "?" in piece):
+            return _Piece(_MODE_SPECIAL, parts, None)
+        splits = False
+        if "." in piece or "!" in piece or "?" in piece:
             units: list[_Unit] = []
             self._split_unit(piece, (0, size, size, parts, piece), units)
-            interesting = len(units) > 1
-        return (_MODE_TAG, self._tag_entry(piece, _has_escape(parts)), parts, interesting)
+            splits = len(units) > 1
+        entry = self._tag_entry(piece, _has_escape(parts))
+        return _Piece(_MODE_TAG, parts, entry, _opens_sentence(piece, self._function_words), splits)
 
     # -- items --------------------------------------------------------------------------
     def _items(self, text: str, ir: IR, *, top: bool) -> tuple[list[Any], str]:
@@ -492,13 +538,21 @@ class Builder:
         i = 0
         while i < len(units):  # _sentence_end may split a unit in two
             unit = units[i]
+            resume = self._resume_at if i == 0 else 0
+            if resume:
+                # units[0] is the opener the last call stopped at, units[1:resume] were
+                # already looked at: continue where it left off.
+                self._resume_at = 0
+                j = self._sentence_end(text, units, 0, final, resume, self._resume_short)
             # Most items are lowercase tags of a few words: they cannot open a sentence.
-            if not _opens_sentence(unit[4], function_words):
+            elif not _opens_sentence(unit[4], function_words):
                 out.append(self._tag(text, unit))
                 i += 1
                 continue
-            j = self._sentence_end(text, units, i, final)
+            else:
+                j = self._sentence_end(text, units, i, final, i, 0)
             if j == -2:
+                self._resume_at = len(units) - i
                 break
             if j < 0:
                 out.append(self._tag(text, unit))
@@ -544,15 +598,19 @@ class Builder:
         else:
             result.append((cut, end, trail_end, _within(parts, cut, end), text[cut:end]))
 
-    def _sentence_end(self, text: str, units: list[_Unit], i: int, final: bool) -> int:
+    def _sentence_end(
+        self, text: str, units: list[_Unit], i: int, final: bool, first: int, short: int
+    ) -> int:
         """Index of the unit that ends the sentence starting at ``units[i]``, -1 if there
-        is no sentence, -2 if that depends on units not seen yet (only when not ``final``).
+        is no sentence, -2 if that depends on units not seen yet (only when not ``final``;
+        then ``self._resume_short`` keeps the count of short units for resuming).
 
-        The caller has checked that ``units[i]`` opens a sentence.
+        The caller has checked that ``units[i]`` opens a sentence. Looking starts at
+        ``units[first]`` with ``short`` short units seen (``first == i``, ``short == 0``
+        unless resuming).
         """
         function_words = self._function_words
-        short = 0
-        for j in range(i, len(units)):
+        for j in range(first, len(units)):
             raw = units[j][4]
             if j > i:
                 if _starts_upper(raw) and not raw.startswith("I "):
@@ -569,7 +627,10 @@ class Builder:
                 text, units, j
             ):
                 return j
-        return -1 if final else -2
+        if final:
+            return -1
+        self._resume_short = short
+        return -2
 
     def _tag_like(self, raw: str) -> bool:
         if "_" in raw or raw.lstrip().startswith("@"):
