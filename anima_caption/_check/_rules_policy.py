@@ -382,11 +382,11 @@ class FlipSensitiveCaptions(Rule):
     severity = Severity.INFO
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        from anima_caption._policy._direction import _all_phrases
-
         policy = policy_of(ctx.config)
         if policy is None or not policy.has_directional_attributes():
             return
+        from anima_caption._policy._direction import _all_phrases
+
         phrases = {
             p.lower()
             for trig in policy.triggers.values()
