@@ -11,9 +11,11 @@ caption. Every edit is recorded as a :class:`Change` naming its rule.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -230,25 +232,37 @@ class Converter:
         return self._convert(text, caption)
 
     def convert_many(self, texts: Iterable[str], *, chunk: int = 2000) -> list[ConversionResult]:
-        """Convert many captions, asking the database once per ``chunk`` captions."""
+        """Convert many captions, asking the database once per ``chunk`` captions.
+
+        The cyclic garbage collector is paused while this runs (and restored after, also
+        on errors): the results hold no reference cycles, and with the collector on,
+        re-scanning the growing list of results took about 40% of a bulk run. Nothing is
+        lost by the pause; cycles made elsewhere meanwhile are collected afterwards.
+        """
         out: list[ConversionResult] = []
         batch: list[tuple[str, Caption]] = []
-        for text in texts:
-            batch.append((text, parse(text, triggers=self.triggers)))
-            if len(batch) >= chunk:
-                out.extend(self._convert_batch(batch))
-                batch = []
-        out.extend(self._convert_batch(batch))
+        with _collector_paused():
+            for text in texts:
+                batch.append((text, parse(text, triggers=self.triggers)))
+                if len(batch) >= chunk:
+                    out.extend(self._convert_batch(batch))
+                    batch = []
+            out.extend(self._convert_batch(batch))
         return out
 
     def _convert_batch(self, batch: list[tuple[str, Caption]]) -> list[ConversionResult]:
         if self.db is not None:
             wanted: dict[str, None] = {}
-            decided = self._decisions
+            occurrences = self._occurrences
             for _, caption in batch:
-                for tag in caption.tags:
-                    if (tag.text, tag.kaomoji) not in decided:
-                        wanted[tag.name] = None
+                for item in caption.items:
+                    if type(item) is Tag:
+                        if item.raw not in occurrences:
+                            wanted[item.name] = None
+                    elif type(item) is Group:
+                        for tag in _tags_in(item):
+                            if tag.raw not in occurrences:
+                                wanted[tag.name] = None
             self._prefetch(wanted)
         return [self._convert(text, caption) for text, caption in batch]
 
@@ -510,19 +524,28 @@ class Converter:
             out.text = ""
             work.changes.append(_change(rule, out.raw, "", out.span, message))
 
-        # duplicates (after spelling and aliases)
+        # duplicates (after spelling and aliases); on the way, the score and safety tags
         seen: set[str] = set()
+        pony: list[_Out] = []
+        exact: set[str] = set()
+        safety: list[_Out] = []
+        score_kind, safety_kind = Kind.SCORE, Kind.SAFETY
         for out in outs:
-            if out.text in seen:
+            text = out.text
+            if text in seen:
                 remove(out, "duplicate", "")
-            else:
-                seen.add(out.text)
+                continue
+            seen.add(text)
+            kind = out.kind
+            if kind is score_kind:
+                if out.decision.score is not None:
+                    pony.append(out)
+                else:
+                    exact.add(text)
+            elif kind is safety_kind:
+                safety.append(out)
         # scores: Pony forms (score_8_up) collapse into one score_N, the best one
-        pony = [o for o in outs if o.text and o.decision.score is not None]
         if pony:
-            exact = {o.text for o in outs if o.text and o.decision.kind is Kind.SCORE} - {
-                o.text for o in pony
-            }
             numbers = [int(t[6:]) for t in exact if t[6:].isdigit()]
             best = max([o.decision.score or 0 for o in pony] + numbers)
             kept_best = f"score_{best}" in exact
@@ -535,8 +558,7 @@ class Converter:
                 else:
                     remove(out, "score", f"Pony score form; score_{best} stands for it")
         # safety: exactly one
-        safety = [o for o in outs if o.text and o.decision.kind is Kind.SAFETY]
-        if len({o.text for o in safety}) > 1:
+        if len(safety) > 1 and len({o.text for o in safety}) > 1:
             keep = min(safety, key=lambda o: _safety_rank(o.text))
             for out in safety:
                 if out is not keep:
@@ -788,6 +810,14 @@ def _spelling_rule(raw: str, text: str, kaomoji: bool) -> str:
     return "spelling"
 
 
+def _tags_in(group: Group) -> Iterator[Tag]:
+    for item in group.items:
+        if type(item) is Tag:
+            yield item
+        elif type(item) is Group:
+            yield from _tags_in(item)
+
+
 def _flat_raw(group: Group) -> list[str]:
     out: list[str] = []
     for item in group.items:
@@ -812,6 +842,18 @@ def _layout_differs(caption: Caption) -> bool:
         if trail not in (", ", " ") or "\n" in item.raw:
             return True
     return False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk run (Mercurial's ``nogc`` idea)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # -- the public function ---------------------------------------------------------------------

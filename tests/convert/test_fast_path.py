@@ -99,3 +99,22 @@ def test_captions_outside_the_fast_path_still_agree(real_db: object) -> None:
         "smile, smile, 1girl, Twin_Tails, twintails, A girl waves.",
     ]:
         _same(fast, slow, text)
+
+
+def test_convert_many_restores_the_garbage_collector(real_db: object) -> None:
+    import gc
+
+    converter = Converter(real_db, dialect="sdxl")  # type: ignore[arg-type]
+    assert gc.isenabled()
+    results = converter.convert_many(["1girl, Long_Hair", "general, smile"])
+    assert [r.text for r in results] == ["1girl, long hair", "safe, smile"]
+    assert gc.isenabled()
+    with pytest.raises(CaptionSyntaxError):
+        converter.convert_many(["1girl, (smile", "smile"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        converter.convert_many(["smile"])
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
