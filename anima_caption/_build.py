@@ -680,12 +680,7 @@ class Builder:
             return cached
         key = raw
         # "@big chungus. An anime girl…": the period ends the tag list, it is not the tag's.
-        if (
-            raw[-1] == "."
-            and len(raw) > 1
-            and raw[-2].isalnum()
-            and "." not in raw.rsplit(" ", 1)[-1][:-1]
-        ):
+        if _final_period(raw):
             raw = raw[:-1]
         low = raw.lower()
         if "\\" in low or "  " in low or "\t" in low or "\n" in low or "\r" in low:
@@ -707,6 +702,10 @@ class Builder:
                 low = normalize_tag(raw)
             else:
                 low = spaced
+        if low[-1:] == "." and _final_period(low):
+            # "long._" normalises to "long.", which written out would parse as "long" and
+            # a period: the normal form must parse back to itself.
+            low = low[:-1]
         # Classified here (kind depends on the text alone); _classify only asks the lookup
         # about what is left unresolved and applies the flexible-count rule.
         kind = self._members.get(low)
@@ -770,6 +769,16 @@ def _model(cls: type, values: dict[str, Any], fields: frozenset[str]) -> Any:
     set_extra(obj, None)
     set_private(obj, None)
     return obj
+
+
+def _final_period(raw: str) -> bool:
+    """True when the ``.`` ending ``raw`` ends a sentence rather than an abbreviation."""
+    return (
+        raw[-1:] == "."
+        and len(raw) > 1
+        and raw[-2].isalnum()
+        and "." not in raw.rsplit(None, 1)[-1][:-1]
+    )
 
 
 def _is_special(parts: tuple[Part, ...], start: int, end: int) -> bool:

@@ -12,6 +12,7 @@ what a trainer sees, which is ``convert``'s job. Tags are never re-ordered acros
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +24,7 @@ from anima_caption._model import Caption, Group, Item, Marker, Sentence, Tag, Wi
 from anima_caption._parse import parse
 
 SentencePlacement = Literal["keep", "end", "after-character"]
+_INNER_END = re.compile(r"[.!?][\"')\]]*\s")
 
 
 @dataclass
@@ -176,14 +178,15 @@ def _render(leading: list[str], slots: list[_Slot], trailing: list[str]) -> str:
         pieces.extend((s, True, True) for s in slot.sentences)
     pieces.extend((s, True, True) for s in trailing)
     out: list[str] = []
-    previous_sentence = False
+    space_after = False
     for index, (piece, is_sentence, plain) in enumerate(pieces):
         if index:
             # After a sentence a space is enough; kaomoji and bracketed items need a comma
-            # to stand as items of their own.
-            out.append(" " if previous_sentence and plain else ", ")
+            # to stand as items of their own, and so does whatever follows a sentence with
+            # an inner ". " ("st. louis"): parsed again, the sentence could end there.
+            out.append(" " if space_after and plain else ", ")
         out.append(piece)
-        previous_sentence = is_sentence
+        space_after = is_sentence and _INNER_END.search(piece) is None
     return "".join(out)
 
 

@@ -102,7 +102,7 @@ def tag_text(draw: st.DrawFn) -> str:
         return name.replace("(", "\\(").replace(")", "\\)") + " \\(series\\)"
     if style == "weight" and not any(c in name for c in "()[]{}:\\|"):
         return f"({name}:{draw(st.sampled_from(['1.2', '0.8', '1.05']))})"
-    if style == "at":
+    if style == "at" and name[:1].isalnum():  # "@;)" would be a stray bracket, not a tag
         return "@" + name
     if style == "vocab":
         return draw(st.sampled_from(VOCAB))
