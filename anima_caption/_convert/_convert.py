@@ -31,7 +31,7 @@ from anima_caption._convert._tables import (
     Dialect,
 )
 from anima_caption._errors import CaptionSyntaxError, UsageError
-from anima_caption._format import SentencePlacement, format_caption
+from anima_caption._format import _INNER_END, SentencePlacement, format_caption
 from anima_caption._kinds import KIND_OF_CATEGORY, SECTION_OF_KIND, Kind, Section
 from anima_caption._model import (
     Caption,
@@ -717,17 +717,24 @@ def _render(items: list[Item | _Out]) -> str:
         else:
             current.append(item.text)  # type: ignore[union-attr]
     slots.sort(key=_first)
-    out: list[str] = [" ".join(leading)] if leading else []
-    previous_sentence = bool(leading)
+    out: list[str] = []
+    space_after = False  # the last piece was a sentence without an inner ". "
+    for sentence in leading:
+        if out:
+            out.append(" " if space_after else ", ")
+        out.append(sentence)
+        space_after = _INNER_END.search(sentence) is None
     for _, text, plain, sentences in slots:
         if out:
-            # after a sentence a space is enough; kaomoji need a comma
-            out.append(" " if previous_sentence and plain else ", ")
+            # after a sentence a space is enough; kaomoji need a comma, and so does what
+            # follows a sentence with an inner ". " (format's rule)
+            out.append(" " if space_after and plain else ", ")
         out.append(text)
-        if sentences:
-            out.append(", ")
-            out.append(" ".join(sentences))
-        previous_sentence = bool(sentences)
+        space_after = False
+        for sentence in sentences:
+            out.append(" " if space_after else ", ")
+            out.append(sentence)
+            space_after = _INNER_END.search(sentence) is None
     return "".join(out)
 
 

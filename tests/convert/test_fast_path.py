@@ -101,6 +101,17 @@ def test_captions_outside_the_fast_path_still_agree(real_db: object) -> None:
         _same(fast, slow, text)
 
 
+def test_fast_path_follows_format_after_sentences(real_db: object) -> None:
+    fast, slow = _pair(real_db, dialect="sdxl")
+    for text in [
+        "A girl waves. She smiles, then. Long_Hair, 1girl",
+        "She waits at st. louis station today. Long_Hair, :d, Smile",
+        "1girl, Dr. Who waves at us. He grins. smile, A girl sits. solo",
+        "Two girls talk. They laugh, loudly. 1girl, smile, :d, Another sentence here.",
+    ]:
+        assert _same(fast, slow, text), text
+
+
 def test_convert_many_restores_the_garbage_collector(real_db: object) -> None:
     import gc
 
