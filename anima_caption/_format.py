@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import Literal
 
 from anima_caption._errors import CaptionSyntaxError
@@ -27,15 +26,29 @@ SentencePlacement = Literal["keep", "end", "after-character"]
 _INNER_END = re.compile(r"[.!?][\"')\]]*\s")
 
 
-@dataclass
 class _Slot:
     """A sortable element with the sentences anchored after it."""
 
-    text: str
-    rank: int
-    key: str | None  # normalised tag text, for duplicate removal
-    plain: bool = True  # may follow a sentence after a space (no brackets, not kaomoji)
-    sentences: list[str] = field(default_factory=list)
+    __slots__ = ("key", "plain", "rank", "sentences", "text")
+
+    def __init__(self, text: str, rank: int, key: str | None, plain: bool) -> None:
+        self.text = text
+        self.rank = rank
+        self.key = key
+        """Normalised tag text, for duplicate removal."""
+        self.plain = plain
+        """May follow a sentence after a space (no brackets, not kaomoji)."""
+        self.sentences: list[str] | None = None
+        """Created when the first sentence is anchored here (most slots have none)."""
+
+    def anchor(self, sentences: list[str]) -> None:
+        if sentences:
+            if self.sentences is None:
+                self.sentences = []
+            self.sentences.extend(sentences)
+
+
+_RANK: dict[Section, int] = {section: section.rank for section in Section}
 
 
 def format(
@@ -122,15 +135,17 @@ def _format_segment(
 ) -> str:
     leading: list[str] = []
     slots: list[_Slot] = []
+    rank = _RANK
     for item in items:
-        if isinstance(item, Sentence):
+        cls = type(item)
+        if cls is Tag:
+            text = item.text  # type: ignore[union-attr]
+            slots.append(_Slot(text, rank[item.section], text, not item.kaomoji))  # type: ignore[union-attr]
+        elif cls is Sentence:
             if slots:
-                slots[-1].sentences.append(item.text)
+                slots[-1].anchor([item.text])  # type: ignore[union-attr]
             else:
-                leading.append(item.text)
-            continue
-        if isinstance(item, Tag):
-            slots.append(_Slot(item.text, item.section.rank, item.text, not item.kaomoji))
+                leading.append(item.text)  # type: ignore[union-attr]
         else:
             slots.append(_Slot(_format_other(item), _rank_of_other(item), None, False))
 
@@ -139,10 +154,11 @@ def _format_segment(
         for slot in slots:
             if slot.key is not None:
                 if slot.key in seen:
-                    if kept:
-                        kept[-1].sentences.extend(slot.sentences)
-                    else:
-                        leading.extend(slot.sentences)
+                    if slot.sentences:
+                        if kept:
+                            kept[-1].anchor(slot.sentences)
+                        else:
+                            leading.extend(slot.sentences)
                     continue
                 seen.add(slot.key)
             kept.append(slot)
@@ -151,10 +167,10 @@ def _format_segment(
         slots = sorted(slots, key=lambda s: s.rank)
 
     if placement != "keep":
-        moved = [*leading] + [s for slot in slots for s in slot.sentences]
+        moved = [*leading] + [s for slot in slots for s in slot.sentences or ()]
         leading = []
         for slot in slots:
-            slot.sentences = []
+            slot.sentences = None
         if placement == "end" or not slots:
             return _render(leading, slots, moved)
         character_rank = Section.CHARACTER.rank
@@ -165,28 +181,37 @@ def _format_segment(
         if cut == 0:
             leading = moved
         else:
-            slots[cut - 1].sentences = moved
+            slots[cut - 1].sentences = moved or None
         return _render(leading, slots, [])
     return _render(leading, slots, [])
 
 
 def _render(leading: list[str], slots: list[_Slot], trailing: list[str]) -> str:
-    # (text, is_sentence, plain)
-    pieces: list[tuple[str, bool, bool]] = [(s, True, True) for s in leading]
-    for slot in slots:
-        pieces.append((slot.text, False, slot.plain))
-        pieces.extend((s, True, True) for s in slot.sentences)
-    pieces.extend((s, True, True) for s in trailing)
+    # After a sentence a space is enough; kaomoji and bracketed items need a comma to stand
+    # as items of their own, and so does whatever follows a sentence with an inner ". "
+    # ("st. louis"): parsed again, the sentence could end there.
     out: list[str] = []
     space_after = False
-    for index, (piece, is_sentence, plain) in enumerate(pieces):
-        if index:
-            # After a sentence a space is enough; kaomoji and bracketed items need a comma
-            # to stand as items of their own, and so does whatever follows a sentence with
-            # an inner ". " ("st. louis"): parsed again, the sentence could end there.
-            out.append(" " if space_after and plain else ", ")
-        out.append(piece)
-        space_after = is_sentence and _INNER_END.search(piece) is None
+    for sentence in leading:
+        if out:
+            out.append(" " if space_after else ", ")
+        out.append(sentence)
+        space_after = _INNER_END.search(sentence) is None
+    for slot in slots:
+        if out:
+            out.append(" " if space_after and slot.plain else ", ")
+        out.append(slot.text)
+        space_after = False
+        if slot.sentences is not None:
+            for sentence in slot.sentences:
+                out.append(" " if space_after else ", ")
+                out.append(sentence)
+                space_after = _INNER_END.search(sentence) is None
+    for sentence in trailing:
+        if out:
+            out.append(" " if space_after else ", ")
+        out.append(sentence)
+        space_after = _INNER_END.search(sentence) is None
     return "".join(out)
 
 

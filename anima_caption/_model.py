@@ -163,7 +163,11 @@ class Caption(BaseModel):
     @property
     def errors(self) -> tuple[ErrorItem, ...]:
         """Error items (stray or unclosed brackets, control characters), in order."""
-        return tuple(_walk_errors(self.items))
+        nested = _NESTED
+        for item in self.items:
+            if type(item) in nested:  # only then can there be any
+                return tuple(_walk_errors(self.items))
+        return ()
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based ``(line, column)`` of a code-point offset in the caption text."""
@@ -188,6 +192,7 @@ def _walk_errors(items: tuple[Item, ...]) -> Iterator[ErrorItem]:
 
 Group.model_rebuild()
 Caption.model_rebuild()
+_NESTED: frozenset[type[BaseModel]] = frozenset({ErrorItem, Group})
 
 
 # -- trusted construction -------------------------------------------------------------------
