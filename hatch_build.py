@@ -31,6 +31,7 @@ MODULES = [
     "anima_caption/_build.py",
     "anima_caption/_normalize.py",
     "anima_caption/_parse.py",
+    "anima_caption/_format.py",
 ]
 GROUP = "anima_caption"  # mypyc's shared runtime module: anima_caption__mypyc
 # What compiling needs in the build environment: mypy(c), setuptools' build_ext, and what

@@ -27,7 +27,7 @@ from tests.conftest import REPO
 #: A compiled build that takes longer than this is skipped in CI (the benchmark still
 #: builds and measures it: ``python bench/bench_parse.py --compiled``).
 COMPILE_BUDGET_S = 90
-COMPILED_MODULES = ("_scanner", "_build", "_normalize", "_parse")
+COMPILED_MODULES = ("_scanner", "_build", "_normalize", "_parse", "_format")
 
 
 def _build_wheel(out: Path, mode: str, timeout: float | None = None, **env: str) -> Path:
@@ -82,7 +82,13 @@ import anima_caption, anima_caption._build as build
 texts = json.loads(sys.stdin.read())
 dumps = [anima_caption.parse(t, triggers=["kanachan"]).model_dump(mode="json") for t in texts]
 assert all(str(anima_caption.parse(t)) == t for t in texts)
-print(json.dumps({"module": build.__file__, "dumps": dumps}))
+formatted = []
+for t in texts:
+    try:
+        formatted.append(anima_caption.format(t, sentences="after-character"))
+    except anima_caption.CaptionSyntaxError as error:
+        formatted.append(str(error))
+print(json.dumps({"module": build.__file__, "dumps": dumps, "formatted": formatted}))
 """
 _TEXTS = [
     "masterpiece, best quality, score_7, safe, 1girl, solo, kanachan, "
@@ -139,6 +145,7 @@ def test_compiled_wheel_is_compiled_and_parses_like_the_sources(tmp_path: Path) 
     pure = _parse_with(None)
     assert str(pure["module"]).endswith(".py")
     assert compiled["dumps"] == pure["dumps"]
+    assert compiled["formatted"] == pure["formatted"]
 
 
 @pytest.mark.slow
