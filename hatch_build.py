@@ -48,11 +48,23 @@ def _mode() -> str:
     return "auto"
 
 
+def _asked_for_editable() -> bool:
+    """True when the frontend asks what an *editable* build needs.
+
+    Hatchling asks hooks for their dependencies without saying which build they are for;
+    pip and ``build`` run PEP 517 hooks through ``pyproject_hooks``, whose command line
+    names the hook. Editable installs are never compiled, so they need no mypy.
+    """
+    return "get_requires_for_build_editable" in sys.argv[1:3]
+
+
 class MypycBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = "custom"
 
     def dependencies(self) -> list[str]:
-        return [] if _mode() == "0" else list(COMPILE_REQUIRES)
+        if _mode() == "0" or _asked_for_editable():
+            return []
+        return list(COMPILE_REQUIRES)
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
