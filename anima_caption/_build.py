@@ -1,4 +1,10 @@
-"""IR → typed model: grouping sentences, classifying tags, attaching trivia.
+"""Text or IR → typed model: grouping sentences, classifying tags, attaching trivia.
+
+Two paths build the same captions (``tests/property/test_fused_path.py`` proves it):
+``Builder.parse`` splits the text at plain separators and builds each piece directly,
+from facts cached per distinct piece text; ``Builder.build_caption`` walks the scanner's
+item IR and handles every input (the fused path falls back to it when a split could
+differ from the grammar). docs/parse-performance.md explains the design.
 
 Which items are tags and which are natural-language sentences is decided here, from the
 items' text (docs/format.md, "Tags and sentences", states the rules for users):

@@ -151,8 +151,8 @@ def build_compiled(into: Path) -> Path:
     )  # fmt: skip
     wheel = next(wheels.glob("anima_caption-*.whl"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-         str(wheel)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--root-user-action=ignore",
+         "--target", str(target), str(wheel)],
         check=True,
     )  # fmt: skip
     print(f"built {wheel.name} in {time.perf_counter() - start:.0f} s", flush=True)
