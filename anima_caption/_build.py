@@ -116,7 +116,7 @@ class _Piece:
     """What a separator-free piece of text alone decides, for the fused path."""
 
     __slots__ = ("cut", "escaped", "flags", "interesting", "kind", "mode", "name", "parts",
-                 "section", "splits")  # fmt: skip
+                 "section", "splits", "template")  # fmt: skip
 
     def __init__(
         self,
@@ -141,6 +141,8 @@ class _Piece:
         self.section: Section = entry[3]
         self.escaped: bool = entry[4]
         self.flags: int = entry[5]
+        self.template: Any = None
+        """For a special piece: its item built at offset 0 (see ``Builder._special_piece``)."""
 
 
 class Builder:
@@ -340,7 +342,13 @@ class Builder:
             elif mode == _MODE_SPECIAL:
                 if pending:
                     self._drain(text, pending, out, final=True)
-                out.append(self._special(text, pos, end, next_pos, _shift(info.parts, pos)))
+                template = info.template
+                if template is not None:
+                    out.append(_shifted(template, pos, text[end:next_pos]))
+                    if info.flags:
+                        self._has_flexible = True
+                else:
+                    out.append(self._special(text, pos, end, next_pos, _shift(info.parts, pos)))
             else:
                 return None
             pos = next_pos
@@ -390,7 +398,7 @@ class Builder:
             return _Piece(_MODE_FULL, (), None)
         parts: tuple[Part, ...] = ir[0][3]
         if _is_special(parts, 0, size):
-            return _Piece(_MODE_SPECIAL, parts, None)
+            return self._special_piece(piece, parts)
         splits = False
         if "." in piece or "!" in piece or "?" in piece:
             units: list[_Unit] = []
@@ -398,6 +406,23 @@ class Builder:
             splits = len(units) > 1
         entry = self._tag_entry(piece, _has_escape(parts))
         return _Piece(_MODE_TAG, parts, entry, _opens_sentence(piece, self._function_words), splits)
+
+    def _special_piece(self, piece: str, parts: tuple[Part, ...]) -> _Piece:
+        """A special piece, with its item built once at offset 0 when that can be reused.
+
+        Reusable unless a lookup is in use (its tags must each be registered for the
+        batch lookup); the flexible-count flag the item raises is kept in ``flags``.
+        """
+        info = _Piece(_MODE_SPECIAL, parts, None)
+        if self.lookup is not None:
+            return info
+        saved = self._has_flexible
+        self._has_flexible = False
+        size = len(piece)
+        info.template = self._special(piece, 0, size, size, parts)
+        info.flags = _FLEXIBLE if self._has_flexible else 0
+        self._has_flexible = saved
+        return info
 
     # -- items --------------------------------------------------------------------------
     def _items(self, text: str, ir: IR, *, top: bool) -> tuple[list[Any], str]:
@@ -785,6 +810,23 @@ def _final_period(raw: str) -> bool:
         and raw[-2].isalnum()
         and "." not in raw.rsplit(None, 1)[-1][:-1]
     )
+
+
+def _shifted(item: Any, offset: int, trail: str | None = None) -> Any:
+    """A copy of ``item`` (and what it holds) ``offset`` code points further on."""
+    values: dict[str, Any] = dict(item.__dict__)
+    start, end = values["span"]
+    values["span"] = (start + offset, end + offset)
+    if trail is not None:
+        values["trail"] = trail
+    kind = values["type"]
+    if kind == "group":
+        values["items"] = tuple([_shifted(inner, offset) for inner in values["items"]])
+    elif kind == "error":
+        error_start, error_end = values["error_span"]
+        values["error_span"] = (error_start + offset, error_end + offset)
+    cls = type(item)
+    return _model(cls, values, _FIELDS[cls])
 
 
 def _is_special(parts: tuple[Part, ...], start: int, end: int) -> bool:

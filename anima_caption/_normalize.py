@@ -6,7 +6,9 @@ import re
 
 _SCORE_RE = re.compile(r"score[ _]([0-9]+)")
 _WS_RE = re.compile(r"[\s_]+")
-_ESCAPE_RE = re.compile(r"\\([()\[\]])")
+# A backslash and the character after it, paired left to right as the grammar's ESC token
+# pairs them: in ``\\(`` the backslash is escaped, not the bracket.
+_ESCAPE_RE = re.compile(r"\\([^\r\n])")
 _PAIRS = {")": "(", "]": "["}
 
 
@@ -59,10 +61,15 @@ def _unescape(text: str) -> str:
     brackets and a bracket at the very start (``\\(smile\\)`` unescaped would be an emphasis
     group, a different thing). Other backslashes are left alone.
     """
-    plain = _ESCAPE_RE.sub(r"\1", text)
+    plain = _ESCAPE_RE.sub(_unescape_pair, text)
     if plain[:1] in "([" or not _balanced(plain):
         return text
     return plain
+
+
+def _unescape_pair(match: re.Match[str]) -> str:
+    char = match.group(1)
+    return char if char in "()[]" else match.group(0)
 
 
 def _balanced(text: str) -> bool:

@@ -136,8 +136,8 @@ def test_compiled_wheel_is_compiled_and_parses_like_the_sources(tmp_path: Path) 
                    for n in names), module  # fmt: skip
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-         str(wheel)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--root-user-action=ignore",
+         "--target", str(target), str(wheel)],
         check=True,
     )  # fmt: skip
     compiled = _parse_with(target)
