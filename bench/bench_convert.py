@@ -12,7 +12,11 @@
 2. Writes M caption files (default 100,000) and runs ``anima-caption edit --remove ...
    --write`` over them in-process: files/s and the journal's size on disk.
 
-Run: ``python bench/bench_convert.py [N] [M]`` (``M=0`` skips the edit benchmark).
+Run: ``python bench/bench_convert.py [N] [M] [--compiled | --both]`` (``M=0`` skips the
+edit benchmark). By default the checkout's modules are measured (pure Python, as an
+editable install runs them); ``--compiled`` builds the mypyc-compiled wheel that
+``pip install .`` gives (see ``bench/bench_parse.py``) and measures convert with it,
+``--both`` measures the two one after the other.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+if "--measure-only" in sys.argv:  # child process: measure the modules installed there
+    sys.path.insert(0, sys.argv[sys.argv.index("--measure-only") + 1])
+else:
+    sys.path.insert(0, str(REPO))
+sys.path.insert(1, str(REPO / "bench"))
 
 from bench_parse import SENTENCES, load_tags  # noqa: E402
 
@@ -82,12 +89,16 @@ def db_path() -> Path:
 
 
 def bench_convert(n: int) -> None:
+    import anima_caption._build as build
     from anima_caption._convert import Converter
     from anima_caption._errors import CaptionSyntaxError
     from anima_caption._format import format_caption
     from anima_caption._parse import parse
     from anima_caption._tagdb import TagDB
 
+    compiled = not build.__file__.endswith(".py")
+    where = Path(build.__file__).parent
+    print(f"modules: {'mypyc-compiled' if compiled else 'pure Python'} ({where})")
     captions = make_captions(n)
     clock = time.process_time
     start = clock()
@@ -146,9 +157,33 @@ def bench_edit(m: int) -> None:
     print(f"  undo: {m / undo_time:,.0f} files/s ({undo_time:.1f} s)")
 
 
+def main() -> None:
+    import argparse
+    import subprocess
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("n", nargs="?", type=int, default=100_000, help="captions to convert")
+    parser.add_argument("m", nargs="?", type=int, default=100_000, help="files to edit (0: skip)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--compiled", action="store_true", help="build and measure the wheel")
+    which.add_argument("--both", action="store_true", help="measure pure, then compiled")
+    parser.add_argument("--measure-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure_only is not None or not args.compiled:
+        bench_convert(args.n)
+        if args.m and args.measure_only is None:
+            bench_edit(args.m)
+    if (args.compiled or args.both) and args.measure_only is None:
+        from bench_parse import build_compiled
+
+        with tempfile.TemporaryDirectory(prefix="anima-bench-") as tmp:
+            target = build_compiled(Path(tmp))
+            subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), str(args.n), "0",
+                 "--measure-only", str(target)],
+                check=True,
+            )  # fmt: skip
+
+
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    m = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
-    bench_convert(n)
-    if m:
-        bench_edit(m)
+    main()
