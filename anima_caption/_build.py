@@ -405,7 +405,10 @@ class Builder:
             self._split_unit(piece, (0, size, size, parts, piece), units)
             splits = len(units) > 1
         entry = self._tag_entry(piece, _has_escape(parts))
-        return _Piece(_MODE_TAG, parts, entry, _opens_sentence(piece, self._function_words), splits)
+        opens = _opens_sentence(piece, self._function_words) and (
+            _ends_sentence(piece) or not _title_case(piece)
+        )  # else _sentence_end rejects it at once, whatever follows
+        return _Piece(_MODE_TAG, parts, entry, opens, splits)
 
     def _special_piece(self, piece: str, parts: tuple[Part, ...]) -> _Piece:
         """A special piece, with its item built once at offset 0 when that can be reused.
@@ -577,7 +580,7 @@ class Builder:
                 j = self._sentence_end(text, units, 0, final, resume, self._resume_short)
             # Most items are lowercase tags of a few words: they cannot open a sentence.
             elif not _opens_sentence(unit[4], function_words):
-                out.append(self._tag(text, unit))
+                out.append(self._unit_item(text, unit))
                 i += 1
                 continue
             else:
@@ -586,7 +589,7 @@ class Builder:
                 self._resume_at = len(units) - i
                 break
             if j < 0:
-                out.append(self._tag(text, unit))
+                out.append(self._unit_item(text, unit))
                 i += 1
                 continue
             start = unit[0]
@@ -602,6 +605,14 @@ class Builder:
             out.append(_model(Sentence, values, _SENTENCE_FIELDS))
             i = j + 1
         del units[:i]
+
+    def _unit_item(self, text: str, unit: _Unit) -> Any:
+        """The item for a unit that is not part of a sentence: a tag, or — when splitting
+        at a sentence end left a bracket group, kaomoji or ``BREAK`` on its own — that."""
+        parts = unit[3]
+        if parts and _is_special(parts, unit[0], unit[1]):
+            return self._special(text, unit[0], unit[1], unit[2], parts)
+        return self._tag(text, unit)
 
     def _split_unit(self, text: str, unit: _Unit, result: list[_Unit]) -> None:
         """Append ``unit`` to ``result``, split at sentence ends followed by space
@@ -654,6 +665,10 @@ class Builder:
                         return -1
             if _ends_sentence(raw):
                 return j
+            if j == i and _title_case(raw):
+                # "Long Hair, love live! …": a Title Case item that does not end a sentence
+                # itself is an SDXL-style tag, never the start of a longer one.
+                return -1
             if j > i and ("." in raw or "!" in raw or "?" in raw) and _split_after_end(
                 text, units, j
             ):
@@ -933,6 +948,12 @@ def _starts_upper(raw: str) -> bool:
     if first in "\"'":
         return raw[1:2].isupper()
     return False
+
+
+def _title_case(raw: str) -> bool:
+    """Two or more words, each starting with a capital (``Long Hair``, ``Yanagise Eika``)."""
+    words = raw.split()
+    return len(words) >= 2 and all(word[:1].isupper() for word in words)
 
 
 def _opens_sentence(raw: str, function_words: frozenset[str]) -> bool:

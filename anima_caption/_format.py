@@ -140,7 +140,8 @@ def _format_segment(
         cls = type(item)
         if cls is Tag:
             text = item.text  # type: ignore[union-attr]
-            slots.append(_Slot(text, rank[item.section], text, not item.kaomoji))  # type: ignore[union-attr]
+            written = text if text[-1:] != "\\" else _written(text)
+            slots.append(_Slot(written, rank[item.section], text, not item.kaomoji))  # type: ignore[union-attr]
         elif cls is Sentence:
             if slots:
                 slots[-1].anchor([item.text])  # type: ignore[union-attr]
@@ -215,6 +216,16 @@ def _render(leading: list[str], slots: list[_Slot], trailing: list[str]) -> str:
     return "".join(out)
 
 
+def _written(text: str) -> str:
+    """``text`` as written out: a dangling backslash gets a space to escape.
+
+    The grammar reads a backslash and the next character as one escape, so ``a\\`` followed
+    by ``", "`` would swallow the comma; ``a\\ `` keeps it (and still reads as ``a\\``).
+    """
+    trailing = len(text) - len(text.rstrip("\\"))
+    return text + " " if trailing % 2 else text
+
+
 def _format_other(item: Item) -> str:
     if isinstance(item, Group):
         closer = {"(": ")", "[": "]", "{": "}"}[item.bracket]
@@ -228,7 +239,7 @@ def _format_other(item: Item) -> str:
 
 def _format_inner(item: Item) -> str:
     if isinstance(item, Tag):
-        return item.text
+        return _written(item.text)
     return _format_other(item)
 
 

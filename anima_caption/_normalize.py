@@ -62,9 +62,31 @@ def _unescape(text: str) -> str:
     group, a different thing). Other backslashes are left alone.
     """
     plain = _ESCAPE_RE.sub(_unescape_pair, text)
-    if plain[:1] in "([" or not _balanced(plain):
+    if plain == text:
+        return text
+    if plain[:1] in "([" or not _balanced(plain) or not _reads_as_one_tag(plain):
         return text
     return plain
+
+
+def _reads_as_one_tag(text: str) -> bool:
+    """True when ``text``, written out, parses back as one plain tag item.
+
+    Unescaped brackets must become qualifier groups, not prompt syntax: in ``|(|;)`` the
+    ``;)`` would read as a kaomoji and leave the ``(`` unclosed.
+    """
+    from anima_caption._scanner import scan
+
+    header, ir = scan(text)
+    if header is not None or len(ir) != 1 or ir[0][0] != "item":
+        return False
+    start, end, parts = ir[0][1], ir[0][2], ir[0][3]
+    if start != 0 or end != len(text):
+        return False
+    for part in parts:
+        if part[0] != "group" and part[0] != "esc":
+            return False
+    return not (len(parts) == 1 and parts[0][1] == 0 and parts[0][2] == end)
 
 
 def _unescape_pair(match: re.Match[str]) -> str:
