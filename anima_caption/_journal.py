@@ -118,6 +118,41 @@ def _replace(path: Path, data: bytes) -> None:
         raise
 
 
+def _replace_many(items: list[tuple[Path, bytes]]) -> None:
+    """:func:`_replace` for a batch, with one flush to disk instead of one per file.
+
+    Every new file is written to its temporary name, then one ``os.sync()`` puts them all
+    on disk, and only then is each renamed over its target (and the folders flushed): a
+    crash leaves every file wholly old or wholly new, as with one ``fsync`` per file, at a
+    fraction of the cost on large runs.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in items:
+            try:
+                mode: int | None = path.stat().st_mode & 0o7777
+            except FileNotFoundError:
+                mode = None
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.anima-tmp")
+            staged.append((tmp, path))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            if mode is not None:
+                tmp.chmod(mode)
+        os.sync()
+        while staged:
+            tmp, path = staged[0]
+            tmp.replace(path)
+            staged.pop(0)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for folder in {path.parent for path, _ in items}:
+        _fsync_dir(folder)
+
+
 class _Lock:
     """An exclusive, non-blocking lock on the journal folder (POSIX ``flock``)."""
 
@@ -325,6 +360,7 @@ class WriteRun:
             self._append(record)
         self._sync()
         # 4. only now replace the files, each atomically.
+        replace: list[tuple[Path, bytes]] = []
         for target, new_bytes, original in ready:
             current = _read_bytes(target)
             if current != original:  # changed while the backups were written
@@ -333,8 +369,12 @@ class WriteRun:
                     raise error
                 refused.append(error)
                 continue
-            _replace(target, new_bytes)
-            self.files_written.append(target)
+            replace.append((target, new_bytes))
+        if len(replace) == 1:
+            _replace(*replace[0])
+        elif replace:
+            _replace_many(replace)
+        self.files_written.extend(target for target, _ in replace)
         return refused
 
     def _relative(self, path: Path) -> str:

@@ -146,7 +146,8 @@ def bench_edit(m: int) -> None:
         size = sum(p.stat().st_size for p in journal.rglob("*") if p.is_file())
         data = sum(p.stat().st_size for p in root.glob("*.txt"))
         start = time.perf_counter()
-        main(["undo", str(root)])
+        with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: PTH123
+            main(["undo", str(root)])
         undo_time = time.perf_counter() - start
     print(f"edit --write, {m:,} files (exit {code}):")
     print(f"  {m / elapsed:,.0f} files/s ({elapsed:.1f} s)")
