@@ -607,10 +607,17 @@ class Builder:
         del units[:i]
 
     def _unit_item(self, text: str, unit: _Unit) -> Any:
-        """The item for a unit that is not part of a sentence: a tag, or — when splitting
-        at a sentence end left a bracket group, kaomoji or ``BREAK`` on its own — that."""
+        """The item for a unit that is not part of a sentence: a tag, or the bracket group
+        a split at a sentence end left on its own (``aikatsu! (series)`` after a sentence
+        opener). A kaomoji or ``BREAK`` left alone that way stays a tag, as it always was:
+        ``format`` and ``convert`` write such tags back the same way."""
         parts = unit[3]
-        if parts and _is_special(parts, unit[0], unit[1]):
+        if (
+            len(parts) == 1
+            and parts[0][0] == "group"
+            and parts[0][1] == unit[0]
+            and parts[0][2] == unit[1]
+        ):
             return self._special(text, unit[0], unit[1], unit[2], parts)
         return self._tag(text, unit)
 
