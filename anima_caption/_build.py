@@ -404,7 +404,9 @@ class Builder:
             units: list[_Unit] = []
             self._split_unit(piece, (0, size, size, parts, piece), units)
             splits = len(units) > 1
-        entry = self._tag_entry(piece, _has_escape(parts))
+        # The piece keeps these facts; ``_tag`` caches its own when a piece meets the
+        # sentence logic.
+        entry = self._tag_entry(piece, _has_escape(parts), keep=False)
         opens = _opens_sentence(piece, self._function_words) and (
             _ends_sentence(piece) or not _title_case(piece)
         )  # else _sentence_end rejects it at once, whatever follows
@@ -725,8 +727,13 @@ class Builder:
             self._unresolved.append(values)
         return _model(Tag, values, _TAG_FIELDS)
 
-    def _tag_entry(self, raw: str, escaped: bool) -> _TagEntry:
-        """Everything about a tag item that its text decides (cached per text)."""
+    def _tag_entry(self, raw: str, escaped: bool, *, keep: bool = True) -> _TagEntry:
+        """Everything about a tag item that its text decides (cached per text).
+
+        ``keep=False`` does not add a new entry to the cache: the piece cache holds the
+        same facts, and every long-lived object makes each full run of the cyclic garbage
+        collector longer.
+        """
         cache = self._escaped_cache if escaped else self._tag_cache
         cached = cache.get(raw)
         if cached is not None:
@@ -783,9 +790,10 @@ class Builder:
             escaped,
             flags,
         )
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[key] = entry
+        if keep:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = entry
         return entry
 
     def _classify(self, items: list[Any]) -> None:
