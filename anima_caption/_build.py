@@ -89,7 +89,7 @@ _MODE_TAG: Final = 0  # one tag item
 _MODE_SPECIAL: Final = 1  # one item that is not a tag: group, kaomoji, BREAK, error, ...
 _MODE_RESPLIT: Final = 2  # the quick split was wrong here (edge space, comma, line end)
 _MODE_FULL: Final = 3  # needs the whole-text scan (unclosed bracket, escaped separator, |||)
-_CACHE_LIMIT: Final = 200_000
+_CACHE_LIMIT: Final = 100_000  # distinct texts per cache (~0.5 kB each); then it starts over
 _TRIVIA: Final = _HSPACE + ",\r\n"
 _DATASET_STARTS: Final = ("ye-pop", "deviantart")
 
