@@ -280,6 +280,7 @@ class Builder:
         put_fields = set_fields_set
         put_extra = set_extra
         put_private = set_private
+        tag_mode = _MODE_TAG
         for index in range(last + 1):
             piece = pieces[index]
             info = cache.get(piece)
@@ -296,7 +297,7 @@ class Builder:
                 trail = seps[index]
                 next_pos = end + len(trail)
             mode = info.mode
-            if mode == _MODE_TAG:
+            if mode == tag_mode:
                 if pending and pos > last_stop:
                     self._drain(text, pending, out, final=True)
                 if pending or (info.interesting and pos <= last_stop):
