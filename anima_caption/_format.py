@@ -24,6 +24,25 @@ from anima_caption._parse import parse
 
 SentencePlacement = Literal["keep", "end", "after-character"]
 _INNER_END = re.compile(r"[.!?][\"')\]]*\s")
+# Characters that can make a tag's normalised text read back as something else on its
+# own (`{,}_` normalises to `{,}`, which is a brace group): such texts are checked.
+_RISKY = re.compile(r"[,{}\[\]()|\\\x00-\x1f\x7f]")
+_ALONE: dict[str, bool] = {}
+
+
+def _stands_alone(text: str) -> bool:
+    """Whether ``text`` parses back as one tag with that same text (cached)."""
+    known = _ALONE.get(text)
+    if known is None:
+        try:
+            items = parse(text).items
+            known = len(items) == 1 and type(items[0]) is Tag and items[0].text == text
+        except CaptionSyntaxError:
+            known = False
+        if len(_ALONE) > 65536:
+            _ALONE.clear()
+        _ALONE[text] = known
+    return known
 
 
 class _Slot:
@@ -141,6 +160,15 @@ def _format_segment(
         if cls is Tag:
             text = item.text  # type: ignore[union-attr]
             written = text if text[-1:] != "\\" else _written(text)
+            if (
+                written is text
+                and text != item.raw
+                and _RISKY.search(text) is not None
+                and not _stands_alone(text)
+            ):
+                # The normalised text would read back as another item: keep the tag as
+                # it was written (normalising it is not worth changing what it is).
+                written = item.raw.strip()
             slots.append(_Slot(written, rank[item.section], text, not item.kaomoji))  # type: ignore[union-attr]
         elif cls is Sentence:
             if slots:

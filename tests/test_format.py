@@ -72,3 +72,14 @@ def test_kaomoji_after_sentence_gets_a_comma() -> None:
     out = anima_caption.format("She smiles.\n;)")
     assert out == "She smiles., ;)"  # a space alone would make ';' part of the sentence
     assert anima_caption.format(out) == out
+
+
+@pytest.mark.parametrize("text", ["{,}_", "{\x00}_", "x, {,}_, y", "a\\", "ganyu_(genshin_impact)"])
+def test_format_is_stable_on_tags_whose_normal_form_reads_back_differently(text: str) -> None:
+    """`{,}_` normalises to `{,}`, which would read back as a brace group: such a tag is
+    written as it was, so formatting twice changes nothing."""
+    once = anima_caption.format(text)
+    assert anima_caption.format(once) == once
+    assert [t.text for t in anima_caption.parse(once).tags] == [
+        t.text for t in anima_caption.parse(text).tags
+    ]

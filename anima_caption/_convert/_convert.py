@@ -31,7 +31,7 @@ from anima_caption._convert._tables import (
     Dialect,
 )
 from anima_caption._errors import CaptionSyntaxError, UsageError
-from anima_caption._format import _INNER_END, SentencePlacement, format_caption
+from anima_caption._format import _INNER_END, SentencePlacement, _written, format_caption
 from anima_caption._kinds import KIND_OF_CATEGORY, SECTION_OF_KIND, Kind, Section
 from anima_caption._model import (
     Caption,
@@ -729,7 +729,7 @@ def _render(items: list[Item | _Out]) -> str:
             # after a sentence a space is enough; kaomoji need a comma, and so does what
             # follows a sentence with an inner ". " (format's rule)
             out.append(" " if space_after and plain else ", ")
-        out.append(text)
+        out.append(text if text[-1:] != "\\" else _written(text))  # format's rule too
         space_after = False
         for sentence in sentences:
             out.append(" " if space_after else ", ")
