@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from anima_caption._check._context import CaptionContext, DatasetContext
 
 _REGISTRY: dict[str, type[Rule]] = {}
+_URLS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,12 @@ class Rule:
 
     @classmethod
     def url(cls) -> str:
-        """Link to the rule's documentation."""
-        return rule_url(cls.code, cls.slug)
+        """Link to the rule's documentation (one string per rule: a run may hold millions
+        of diagnostics, and worker processes send a shared string once per batch)."""
+        url = _URLS.get(cls.code)
+        if url is None:
+            url = _URLS[cls.code] = rule_url(cls.code, cls.slug)
+        return url
 
     def check(self, ctx: CaptionContext) -> Iterator[Finding]:
         """Findings for one caption."""
