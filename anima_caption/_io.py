@@ -8,10 +8,11 @@ crash leaves either the old file or the new one, never half of either.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -126,6 +127,46 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomic_many(items: Sequence[tuple[Path, bytes]]) -> None:
+    """:func:`write_atomic` for a batch of files, with one flush to disk for the batch.
+
+    Every new file is written under a temporary name beside its target, one ``os.sync()``
+    puts them all on disk, and only then is each renamed over its target (and the folders
+    flushed): a crash leaves every file wholly old or wholly new, as with one ``fsync`` per
+    file, at a fraction of the cost on large runs. Temporary names are hidden files, which
+    no dataset walk reads as captions.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, data in items:
+            mode = target.stat().st_mode & 0o7777 if target.exists() else None
+            fd, tmp_name = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+            )
+            tmp = Path(tmp_name)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            if mode is not None:
+                tmp.chmod(mode)
+        os.sync()
+        for done, (tmp, target) in enumerate(staged):
+            tmp.replace(target)
+            staged[done] = (target, target)  # renamed: nothing left to clean up
+    except BaseException:
+        for tmp, target in staged:
+            if tmp != target:
+                tmp.unlink(missing_ok=True)
+        raise
+    for folder in {target.parent for target, _ in items}:
+        with contextlib.suppress(OSError):
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def encode_caption(text: str, *, bom: bool = False) -> bytes:

@@ -46,6 +46,7 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from anima_caption._errors import AnimaCaptionError
+from anima_caption._io import write_atomic, write_atomic_many
 
 JOURNAL_DIR = Path(".anima-caption") / "journal"
 MANIFEST = "manifest.jsonl"
@@ -97,60 +98,14 @@ def _read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def _replace(path: Path, data: bytes) -> None:
-    """Atomically replace (or create) ``path`` with ``data``, keeping its permission bits."""
-    try:
-        mode: int | None = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.anima-tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            tmp.chmod(mode)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _replace_many(items: list[tuple[Path, bytes]]) -> None:
-    """:func:`_replace` for a batch, with one flush to disk instead of one per file.
-
-    Every new file is written to its temporary name, then one ``os.sync()`` puts them all
-    on disk, and only then is each renamed over its target (and the folders flushed): a
-    crash leaves every file wholly old or wholly new, as with one ``fsync`` per file, at a
-    fraction of the cost on large runs.
-    """
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, data in items:
-            try:
-                mode: int | None = path.stat().st_mode & 0o7777
-            except FileNotFoundError:
-                mode = None
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.anima-tmp")
-            staged.append((tmp, path))
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            if mode is not None:
-                tmp.chmod(mode)
-        os.sync()
-        while staged:
-            tmp, path = staged[0]
-            tmp.replace(path)
-            staged.pop(0)
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    for folder in {path.parent for path, _ in items}:
-        _fsync_dir(folder)
+def journal_root(paths: Iterable[Path]) -> Path:
+    """The folder whose ``.anima-caption/`` journal records writes under ``paths`` (the
+    folders and files given on the command line): the folder given, or the deepest folder
+    holding them all. ``anima-caption undo FOLDER`` finds it there."""
+    folders = {str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths}
+    if not folders:
+        return Path.cwd()
+    return Path(os.path.commonpath(sorted(folders)))
 
 
 class _Lock:
@@ -371,9 +326,9 @@ class WriteRun:
                 continue
             replace.append((target, new_bytes))
         if len(replace) == 1:
-            _replace(*replace[0])
+            write_atomic(*replace[0])
         elif replace:
-            _replace_many(replace)
+            write_atomic_many(replace)
         self.files_written.extend(target for target, _ in replace)
         return refused
 
@@ -586,7 +541,7 @@ def _undo_run(root: Path, run: RunInfo, result: UndoResult) -> None:
                 if backup is None:
                     path.unlink()
                 else:
-                    _replace(path, backup)
+                    write_atomic(path, backup)
             result.restored.append(path)
 
 

@@ -485,7 +485,7 @@ def _run_format(args: argparse.Namespace) -> int:
     from anima_caption._io import (
         iter_caption_files,
     )
-    from anima_caption._journal import WriteRun
+    from anima_caption._journal import WriteRun, journal_root
 
     extensions = tuple(e if e.startswith(".") else f".{e}" for e in (args.ext or [".txt"]))
     files = list(iter_caption_files(args.paths, extensions=extensions))
@@ -507,8 +507,6 @@ def _run_format(args: argparse.Namespace) -> int:
                 source_data, new_data = outcome
                 if args.write:
                     if run is None:
-                        from anima_caption._check._engine import journal_root
-
                         run = WriteRun(journal_root([Path(p) for p in args.paths]), "format")
                         run.open()
                     refused = run.write_many([(path, new_data, source_data)])

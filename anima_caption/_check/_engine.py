@@ -476,6 +476,8 @@ class _JournaledWriter:
     """
 
     def __init__(self, paths: Sequence[Path], command: str) -> None:
+        from anima_caption._journal import journal_root
+
         self.root = journal_root(paths)
         self.command = command
         self.pending: list[tuple[Path, bytes, bytes | None]] = []
@@ -505,16 +507,6 @@ class _JournaledWriter:
             if self.run is not None:
                 result.journal = (self.root, self.run.run_id, len(self.run.files_written))
                 self.run.close()
-
-
-def journal_root(paths: Sequence[Path]) -> Path:
-    """The folder whose ``.anima-caption/`` journal records writes under ``paths`` (the
-    folders and files given on the command line): the folder given, or the deepest folder
-    holding them all. ``anima-caption undo FOLDER`` finds it there."""
-    folders = {str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths}
-    if not folders:
-        return Path.cwd()
-    return Path(os.path.commonpath(sorted(folders)))
 
 
 def _display(path: Path) -> str:
