@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable
 from functools import cache
@@ -48,15 +47,8 @@ def _load_policy(path: Path | None) -> _PolicyFacts:
         return _PolicyFacts()
     if not path.is_file():
         raise UsageError(f"{path}: no such policy file")
-    try:
-        from anima_caption._policy import load_policy  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        print(
-            f"anima-caption: note: the policy engine is not available in this version; "
-            f"{path} is not read (directions are still detected in the captions)",
-            file=sys.stderr,
-        )
-        return _PolicyFacts()
+    from anima_caption._policy import load_policy
+
     policy = load_policy(path)
     return _PolicyFacts(tuple(policy.trigger_names()), bool(policy.has_directional_attributes()))
 

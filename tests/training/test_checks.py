@@ -82,7 +82,6 @@ def test_direction_words_with_flip(
 def test_directional_policy_with_flip(
     make_dataset: MakeDataset, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    pytest.importorskip("anima_caption._policy", reason="policy engine not in this tree")
     root = make_dataset({"a.png": GOOD})  # tag-only: no direction words at all
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -334,7 +333,6 @@ def test_example_policy_gives_trigger_and_direction(
     """examples/kanachan-policy.yaml (the seed's decisions) drives the plan: its trigger
     joins the fixed prefix without --trigger, and its directional side ponytail keeps
     flipping off even for the style preset."""
-    pytest.importorskip("anima_caption._policy", reason="policy engine not in this tree")
     from tests.conftest import EXAMPLES
 
     policy = EXAMPLES / "kanachan-policy.yaml"
