@@ -80,17 +80,7 @@ _FEATURE_COMMANDS = (
 def _add_feature(commands: argparse._SubParsersAction[_Parser], module_name: str) -> None:
     import importlib
 
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        # Only a feature that is not there at all is skipped; a broken import inside a
-        # feature must still fail loudly.
-        parts = module_name.split(".")
-        missing = {".".join(parts[:n]) for n in range(2, len(parts) + 1)}
-        if error.name in missing:
-            return
-        raise
-    module.add_parsers(commands)
+    importlib.import_module(module_name).add_parsers(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,10 +124,8 @@ def _add_caption_options(parser: argparse.ArgumentParser) -> None:
 
 def _lookup_for(args: argparse.Namespace) -> TagLookup | None:
     """The tag database named by ``--db`` / the environment / the cache, if there is one."""
-    try:
-        from anima_caption._tagdb import open_default
-    except ImportError:  # pragma: no cover - the database module ships with the package
-        return None
+    from anima_caption._tagdb import open_default
+
     db: TagLookup | None = open_default(args.db)
     return db
 
@@ -583,8 +571,6 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _add_tagdb(commands: argparse._SubParsersAction[_Parser]) -> None:
-    try:
-        from anima_caption._tagdb.cli import add_tagdb_parser
-    except ImportError:  # pragma: no cover - the database module ships with the package
-        return
+    from anima_caption._tagdb.cli import add_tagdb_parser
+
     add_tagdb_parser(commands)

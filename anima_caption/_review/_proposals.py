@@ -36,13 +36,8 @@ def proposer_for(
 
 
 def _convert_proposer(checker: Checker, args: argparse.Namespace) -> Callable[[str], str]:
-    try:
-        from anima_caption._convert import Converter
-    except ImportError:
-        raise UsageError(
-            "--propose convert needs the conversion engine (anima_caption._convert), "
-            "which this installation does not have"
-        ) from None
+    from anima_caption._convert import Converter
+
     triggers = list(checker.config.triggers)
     absorbed: set[str] = set()
     if getattr(args, "policy", None):
@@ -66,14 +61,9 @@ def _convert_proposer(checker: Checker, args: argparse.Namespace) -> Callable[[s
 
 
 def load_policy_file(path: Path) -> Any:
-    """The policy in ``path`` (a one-line usage error when the engine or file is missing)."""
-    try:
-        from anima_caption._policy import load_policy
-    except ImportError:
-        raise UsageError(
-            "--policy needs the policy engine (anima_caption._policy), which this "
-            "installation does not have"
-        ) from None
+    """The policy in ``path`` (a one-line usage error when the file is missing)."""
+    from anima_caption._policy import load_policy
+
     if not path.is_file():
         raise UsageError(f"--policy {path}: no such file")
     return load_policy(path)
