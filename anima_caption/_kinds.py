@@ -36,10 +36,11 @@ class Section(StrEnum):
     @property
     def rank(self) -> int:
         """Position of the section in the official order (0 first)."""
-        return _SECTION_RANK[self]
+        return SECTION_RANK[self]
 
 
-_SECTION_RANK = {section: i for i, section in enumerate(Section)}
+#: Position of each section in the official order (0 first).
+SECTION_RANK = {section: i for i, section in enumerate(Section)}
 
 
 class Category(IntEnum):

@@ -256,7 +256,7 @@ def _run_check(args: argparse.Namespace) -> int:
         out = sys.stdout
     try:
         render(
-            result.diagnostics,
+            result.records,
             fmt=args.output_format,
             out=out,
             sources=result.sources,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from anima_caption._check._config import CheckConfig
 from anima_caption._check._configfile import LoadedConfig, RuleSelection
 from anima_caption._check._context import CaptionContext
-from anima_caption._check._diagnostic import Diagnostic
+from anima_caption._check._diagnostic import Diagnostic, DiagnosticRecord
 from anima_caption._check._engine import Checker
 from anima_caption._io import decode_caption
 from anima_caption._parse import parse
@@ -61,7 +61,8 @@ def lint(
     ctx = CaptionContext(path=Path(path), display=path, config=checker.config, db=checker.db)
     ctx.file = decode_caption(text.encode("utf-8"), Path(path))
     ctx.caption = parse(text, lookup=checker.lookup, triggers=checker.config.triggers)
-    return sorted(checker.check_caption(ctx), key=Diagnostic.sort_key)
+    records = sorted(checker.check_caption(ctx), key=DiagnosticRecord.sort_key)
+    return [Diagnostic.from_record(r) for r in records]
 
 
 def fix(

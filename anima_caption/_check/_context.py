@@ -14,7 +14,7 @@ from anima_caption._kinds import Kind
 from anima_caption._model import Caption, Tag
 
 if TYPE_CHECKING:
-    from anima_caption._tagdb import TagDB, TagInfo
+    from anima_caption._tagdb import TagDB
 
 
 @dataclass
@@ -29,20 +29,21 @@ class CaptionContext:
     file: CaptionFile | None = None
     caption: Caption | None = None
     decode_error: CaptionDecodeError | None = None
-    _infos: list[tuple[Tag, TagInfo]] | None = field(default=None, repr=False)
-    _top: tuple[Caption, list[tuple[int, Tag]]] | None = field(default=None, repr=False)
+    _index: tuple[Caption, CaptionIndex] | None = field(default=None, repr=False)
+
+    def index(self) -> CaptionIndex:
+        """What many rules look for in the caption, found in one pass and shared."""
+        caption = self.caption
+        cached = self._index
+        if cached is None or cached[0] is not caption:
+            cached = self._index = (caption, CaptionIndex.of(caption))  # type: ignore[assignment]
+        assert cached is not None
+        return cached[1]
 
     def top_tags(self) -> list[tuple[int, Tag]]:
         """``(index in caption.items, tag)`` of the top-level tags (not inside weight
         groups), computed once per caption and shared by the rules."""
-        caption = self.caption
-        if caption is None:
-            return []
-        cached = self._top
-        if cached is None or cached[0] is not caption:
-            tags = [(i, item) for i, item in enumerate(caption.items) if isinstance(item, Tag)]
-            cached = self._top = (caption, tags)
-        return cached[1]
+        return self.index().top
 
     @property
     def text(self) -> str:
@@ -56,20 +57,48 @@ class CaptionContext:
 
         return frozenset(db_key(t) for t in (*self.config.triggers, *self.config.known_tags))
 
-    def tag_infos(self) -> list[tuple[Tag, TagInfo]]:
-        """Every tag (weight groups included, kaomoji excluded) with its database record.
 
-        One batch lookup per caption, shared by all rules. Empty without a database that
-        holds Danbooru data.
-        """
-        if self._infos is None:
-            if self.caption is None or self.db is None or not self.db.has_danbooru_data:
-                self._infos = []
+
+class CaptionIndex(NamedTuple):
+    """One pass over a caption's items: what the rules would otherwise each search for."""
+
+    top: list[tuple[int, Tag]]
+    """``(index in items, tag)`` of the top-level tags (not inside weight groups)."""
+    by_kind: dict[Kind, list[Tag]]
+    """Every tag (weight groups included) by kind."""
+    item_types: frozenset[type]
+    """The classes of the top-level items (``Group`` in it: there is weight syntax)."""
+    odd_trails: list[int]
+    """Indices of items (not the last) whose separator after them is not ``", "``."""
+
+    @classmethod
+    def of(cls, caption: Caption | None) -> CaptionIndex:
+        """The index of ``caption`` (empty for an undecodable file)."""
+        top: list[tuple[int, Tag]] = []
+        types: set[type] = set()
+        odd: list[int] = []
+        if caption is None:
+            return cls(top, {}, frozenset(), odd)
+        items = caption.items
+        last = len(items) - 1
+        for i, item in enumerate(items):
+            kind = type(item)
+            if kind is Tag:
+                top.append((i, item))  # type: ignore[arg-type]
             else:
-                tags = [t for t in self.caption.tags if not t.kaomoji]
-                infos = self.db.lookup_many([t.name for t in tags])
-                self._infos = list(zip(tags, infos, strict=True))
-        return self._infos
+                types.add(kind)
+            if item.trail != ", " and i != last:
+                odd.append(i)
+        if top:
+            types.add(Tag)
+        by_kind: dict[Kind, list[Tag]] = {}
+        for tag in caption.tags:
+            found = by_kind.get(tag.kind)
+            if found is None:
+                by_kind[tag.kind] = [tag]
+            else:
+                found.append(tag)
+        return cls(top, by_kind, frozenset(types), odd)
 
 
 class TagSummary(NamedTuple):
@@ -95,11 +124,20 @@ class DatasetEntry:
     sentences: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, ctx: CaptionContext) -> DatasetEntry:
-        """The entry of a checked caption."""
+    def of(cls, ctx: CaptionContext, memo: dict[str, TagSummary] | None = None) -> DatasetEntry:
+        """The entry of a checked caption. ``memo`` (tag spelling → summary) lets a run
+        share one summary object per spelling: less memory, and pickled once per batch."""
         if ctx.caption is None:
             return cls(ctx.path, ctx.display, None)
-        tags = tuple(TagSummary(t.text, t.name, t.kind, t.kaomoji) for t in ctx.caption.tags)
+        if memo is None:
+            memo = {}
+        summaries = []
+        for t in ctx.caption.tags:
+            summary = memo.get(t.raw)
+            if summary is None:
+                summary = memo[t.raw] = TagSummary(t.text, t.name, t.kind, t.kaomoji)
+            summaries.append(summary)
+        tags = tuple(summaries)
         sentences = tuple(s.text for s in ctx.caption.sentences)
         return cls(ctx.path, ctx.display, tags, sentences)
 

@@ -11,9 +11,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anima_caption._check._configfile import LoadedConfig, RuleSelection, ignored_for, is_excluded
-from anima_caption._check._context import CaptionContext, DatasetContext, DatasetEntry
-from anima_caption._check._diagnostic import Applicability, Diagnostic, Edit, Severity
-from anima_caption._check._registry import Finding, Rule, all_rules
+from anima_caption._check._context import (
+    CaptionContext,
+    DatasetContext,
+    DatasetEntry,
+    TagSummary,
+)
+from anima_caption._check._diagnostic import (
+    Applicability,
+    Diagnostic,
+    DiagnosticRecord,
+    EditRecord,
+    FixRecord,
+    Severity,
+)
+from anima_caption._check._registry import Rule, TagRule, all_rules
 from anima_caption._errors import CaptionDecodeError, UsageError, line_column
 from anima_caption._io import (
     CaptionFile,
@@ -24,11 +36,11 @@ from anima_caption._io import (
     unified_diff,
     walk_dataset,
 )
-from anima_caption._model import trusted
 from anima_caption._parse import parse
 
 if TYPE_CHECKING:
     from anima_caption._journal import WriteRun
+    from anima_caption._model import Tag
     from anima_caption._tagdb import TagDB
 
 #: Datasets with at least this many files are checked in worker processes by default.
@@ -39,12 +51,18 @@ _CHUNK = 1000
 #: settle in two or three).
 MAX_FIX_PASSES = 10
 
+#: Distinct tag spellings whose findings a checker remembers (then it starts over).
+TAG_MEMO_LIMIT = 200_000
+
+_SORT_KEY = DiagnosticRecord.sort_key
+
 
 @dataclass
 class CheckResult:
     """Everything ``check`` found (after fixing, when fixes were applied)."""
 
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    records: list[DiagnosticRecord] = field(default_factory=list)
+    """The diagnostics in the engine's compact form, sorted (path, line, column, code)."""
     files: int = 0
     fixed: int = 0
     """Diagnostics resolved by applied fixes."""
@@ -54,16 +72,31 @@ class CheckResult:
     journal: tuple[Path, str, int] | None = None
     """``(dataset folder, run id, files written)`` when fixes were written."""
 
+    _models: list[Diagnostic] | None = field(default=None, repr=False)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """The diagnostics as :class:`Diagnostic` models (built on first use)."""
+        if self._models is None or len(self._models) != len(self.records):
+            self._models = [Diagnostic.from_record(r) for r in self.records]
+        return self._models
+
     @property
     def errors(self) -> int:
         """How many error-severity diagnostics remain."""
-        return sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+        error = Severity.ERROR
+        return sum(1 for d in self.records if d.severity is error)
 
 
 @dataclass
 class _Active:
     rule: Rule
     severity: Severity
+
+
+# A tag rule's finding with positions relative to the tag's start: (active rule, message,
+# span, fix). Replayed wherever the same spelling appears.
+_Template = tuple[_Active, str, tuple[int, int] | None, FixRecord | None]
 
 
 class Checker:
@@ -89,6 +122,13 @@ class Checker:
             self.active.append(_Active(rule_cls(), severity))
         self.lookup = db if has_db else None
         self._selection = selection
+        caption_scope = [a for a in self.active if a.rule.scope == "caption"]
+        self._tag_rules = [a for a in caption_scope if isinstance(a.rule, TagRule)]
+        self._caption_rules = [
+            a for a in caption_scope if not isinstance(a.rule, TagRule) or type(a.rule).per_caption
+        ]
+        self._tag_memo: dict[str, tuple[_Template, ...]] = {}
+        self._summaries: dict[str, TagSummary] = {}
 
     # -- files ----------------------------------------------------------------------------
     def collect(self, paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
@@ -127,23 +167,84 @@ class Checker:
         return ctx
 
     # -- rules ----------------------------------------------------------------------------
-    def check_caption(self, ctx: CaptionContext) -> list[Diagnostic]:
-        """Diagnostics of the caption rules for one file."""
+    def check_caption(self, ctx: CaptionContext) -> list[DiagnosticRecord]:
+        """Diagnostics of the caption rules for one file (in the engine's compact form)."""
         ignored = ignored_for(ctx.path, self.loaded)
-        out: list[Diagnostic] = []
-        for active in self.active:
+        out: list[DiagnosticRecord] = []
+        text = ctx.text
+        one_line = "\n" not in text and "\r" not in text
+        if self._tag_rules and ctx.caption is not None:
+            self._check_tags(ctx, ignored, one_line, out)
+        display = ctx.display
+        for active in self._caption_rules:
             rule = active.rule
-            if rule.scope != "caption" or rule.code in ignored:
+            if rule.code in ignored:
                 continue
             out.extend(
-                self._diagnostic(rule, active.severity, finding, ctx.display, ctx.text)
+                _record(active, finding.message, finding.span, finding.fix, display, text, one_line)
                 for finding in rule.check(ctx)
             )
         return out
 
-    def check_dataset(self, dataset: DatasetContext) -> list[Diagnostic]:
+    def _check_tags(
+        self,
+        ctx: CaptionContext,
+        ignored: frozenset[str],
+        one_line: bool,
+        out: list[DiagnosticRecord],
+    ) -> None:
+        """The tag rules' findings: replayed from the memo for spellings met before."""
+        assert ctx.caption is not None
+        memo = self._tag_memo
+        display = ctx.display
+        text = ctx.text
+        new: list[Tag] = []
+        for tag in ctx.caption.tags:
+            templates = memo.get(tag.raw)
+            if templates is None:
+                new.append(tag)
+            elif templates:
+                _replay(templates, tag.span[0], ignored, display, text, one_line, out)
+        if not new:
+            return
+        if len(memo) + len(new) > TAG_MEMO_LIMIT:
+            memo.clear()
+        lookup = self.lookup
+        infos = (
+            lookup.lookup_many([t.name for t in new if not t.kaomoji]) if lookup is not None else []
+        )
+        answers = iter(infos)
+        for tag in new:
+            info = next(answers) if lookup is not None and not tag.kaomoji else None
+            templates = memo.get(tag.raw)  # a spelling twice in this caption
+            if templates is None:
+                templates = memo[tag.raw] = self._templates(tag, info, ctx)
+            if templates:
+                _replay(templates, tag.span[0], ignored, display, text, one_line, out)
+
+    def _templates(self, tag: Tag, info: object, ctx: CaptionContext) -> tuple[_Template, ...]:
+        """Every tag rule's findings for ``tag``, with positions relative to its start."""
+        start = tag.span[0]
+        out: list[_Template] = []
+        for active in self._tag_rules:
+            rule = active.rule
+            assert isinstance(rule, TagRule)
+            for finding in rule.check_tag(tag, info, ctx):  # type: ignore[arg-type]
+                span = finding.span
+                fix = finding.fix
+                out.append(
+                    (
+                        active,
+                        finding.message,
+                        None if span is None else (span[0] - start, span[1] - start),
+                        None if fix is None else fix.shifted(-start),
+                    )
+                )
+        return tuple(out)
+
+    def check_dataset(self, dataset: DatasetContext) -> list[DiagnosticRecord]:
         """Diagnostics of the dataset rules."""
-        out: list[Diagnostic] = []
+        out: list[DiagnosticRecord] = []
         for active in self.active:
             rule = active.rule
             if rule.scope != "dataset":
@@ -152,34 +253,10 @@ class Checker:
                 path = finding.path or ""
                 if rule.code in ignored_for(Path(path), self.loaded):
                     continue
-                out.append(self._diagnostic(rule, active.severity, finding, path, ""))
+                out.append(
+                    _record(active, finding.message, finding.span, finding.fix, path, "", False)
+                )
         return out
-
-    @staticmethod
-    def _diagnostic(
-        rule: Rule, severity: Severity, finding: Finding, path: str, text: str
-    ) -> Diagnostic:
-        line = column = end_line = end_column = 1
-        if finding.span is not None:
-            line, column = line_column(text, finding.span[0])
-            end_line, end_column = line_column(text, finding.span[1])
-        return trusted(
-            Diagnostic,
-            {
-                "code": rule.code,
-                "slug": rule.slug,
-                "severity": severity,
-                "message": finding.message,
-                "path": path,
-                "line": line,
-                "column": column,
-                "end_line": end_line,
-                "end_column": end_column,
-                "span": finding.span,
-                "fix": finding.fix,
-                "url": rule.url(),
-            },
-        )
 
     # -- the whole run --------------------------------------------------------------------
     def run(
@@ -248,8 +325,8 @@ class Checker:
         dataset = DatasetContext(
             captions=entries, images=images, config=self.config, db=self.lookup
         )
-        result.diagnostics.extend(self.check_dataset(dataset))
-        result.diagnostics.sort(key=Diagnostic.sort_key)
+        result.records.extend(self.check_dataset(dataset))
+        result.records.sort(key=_SORT_KEY)
         result.diffs.sort()
 
     @staticmethod
@@ -261,7 +338,7 @@ class Checker:
     ) -> None:
         if outcome.write is not None and writer is not None:
             writer.add(outcome.entry.path, *outcome.write)
-        result.diagnostics.extend(outcome.diagnostics)
+        result.records.extend(outcome.diagnostics)
         result.sources[outcome.entry.display] = outcome.text
         result.fixed += outcome.resolved
         if outcome.diff:
@@ -280,7 +357,10 @@ class Checker:
             ctx, diagnostics, resolved, diff, pending = self._fix_file(
                 ctx, diagnostics, unsafe, write
             )
-        return FileOutcome(DatasetEntry.of(ctx), ctx.text, diagnostics, resolved, diff, pending)
+        if len(self._summaries) > TAG_MEMO_LIMIT:
+            self._summaries.clear()
+        entry = DatasetEntry.of(ctx, self._summaries)
+        return FileOutcome(entry, ctx.text, diagnostics, resolved, diff, pending)
 
     def _run_serial(
         self,
@@ -320,7 +400,7 @@ class Checker:
 
     # -- fixes ----------------------------------------------------------------------------
     def fix_loop(
-        self, ctx: CaptionContext, diagnostics: list[Diagnostic], unsafe: bool
+        self, ctx: CaptionContext, diagnostics: list[DiagnosticRecord], unsafe: bool
     ) -> FixOutcome:
         """Apply fixes pass by pass until none applies (or :data:`MAX_FIX_PASSES`).
 
@@ -372,10 +452,10 @@ class Checker:
     def _fix_file(
         self,
         ctx: CaptionContext,
-        diagnostics: list[Diagnostic],
+        diagnostics: list[DiagnosticRecord],
         unsafe: bool,
         write: bool,
-    ) -> tuple[CaptionContext, list[Diagnostic], int, str, tuple[bytes, bytes] | None]:
+    ) -> tuple[CaptionContext, list[DiagnosticRecord], int, str, tuple[bytes, bytes] | None]:
         """Fix one file in memory: the fixed context, the diff, and ``(bytes read, fixed
         bytes)`` when ``write`` and something changed (the caller writes, journaled)."""
         assert ctx.file is not None
@@ -399,7 +479,7 @@ class FileOutcome:
 
     entry: DatasetEntry
     text: str
-    diagnostics: list[Diagnostic]
+    diagnostics: list[DiagnosticRecord]
     resolved: int
     diff: str
     write: tuple[bytes, bytes] | None = None
@@ -411,13 +491,76 @@ class FixOutcome:
     """The result of :meth:`Checker.fix_loop`."""
 
     ctx: CaptionContext
-    diagnostics: list[Diagnostic]
+    diagnostics: list[DiagnosticRecord]
     text: str
     resolved: int
     drop_bom: bool
 
 
-def _applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
+def _record(
+    active: _Active,
+    message: str,
+    span: tuple[int, int] | None,
+    fix: FixRecord | None,
+    path: str,
+    text: str,
+    one_line: bool,
+) -> DiagnosticRecord:
+    """A finding as a diagnostic record (``one_line``: ``text`` has no line breaks, so a
+    column is the offset plus one)."""
+    rule = active.rule
+    if span is None:
+        line = column = end_line = end_column = 1
+    elif one_line:
+        line = end_line = 1
+        column = span[0] + 1
+        end_column = span[1] + 1
+    else:
+        line, column = line_column(text, span[0])
+        end_line, end_column = line_column(text, span[1])
+    return DiagnosticRecord(
+        path,
+        line,
+        column,
+        rule.code,
+        rule.slug,
+        active.severity,
+        message,
+        end_line,
+        end_column,
+        span,
+        fix,
+        rule.url(),
+    )
+
+
+def _replay(
+    templates: tuple[_Template, ...],
+    start: int,
+    ignored: frozenset[str],
+    path: str,
+    text: str,
+    one_line: bool,
+    out: list[DiagnosticRecord],
+) -> None:
+    """A tag's remembered findings, moved to the tag's position ``start``."""
+    for active, message, span, fix in templates:
+        if active.rule.code in ignored:
+            continue
+        out.append(
+            _record(
+                active,
+                message,
+                None if span is None else (span[0] + start, span[1] + start),
+                None if fix is None else fix.shifted(start),
+                path,
+                text,
+                one_line,
+            )
+        )
+
+
+def _applicable(diagnostic: DiagnosticRecord, unsafe: bool) -> bool:
     fix = diagnostic.fix
     if fix is None:
         return False
@@ -426,13 +569,13 @@ def _applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
     return unsafe and fix.applicability is Applicability.UNSAFE
 
 
-def apply_edits(text: str, diagnostics: Iterable[Diagnostic]) -> tuple[str, int]:
+def apply_edits(text: str, diagnostics: Iterable[DiagnosticRecord]) -> tuple[str, int]:
     """Apply the fixes of ``diagnostics`` that do not overlap; return (text, fixes applied).
 
     A fix's edits are applied all together or not at all. Fixes are taken in order of their
     first edit; one that overlaps an accepted fix waits for the next pass.
     """
-    accepted: list[Edit] = []
+    accepted: list[EditRecord] = []
     count = 0
     candidates = sorted(
         (d for d in diagnostics if d.fix is not None),
@@ -453,7 +596,7 @@ def apply_edits(text: str, diagnostics: Iterable[Diagnostic]) -> tuple[str, int]
     return out, count
 
 
-def _overlaps(a: Edit, b: Edit) -> bool:
+def _overlaps(a: EditRecord, b: EditRecord) -> bool:
     """Two edits conflict when they touch the same characters (or insert at one point)."""
     if a.start == a.end or b.start == b.end:
         point, other = (a, b) if a.start == a.end else (b, a)

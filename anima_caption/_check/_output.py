@@ -18,7 +18,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
-from anima_caption._check._diagnostic import Applicability, Diagnostic, Severity
+from anima_caption._check._diagnostic import AnyDiagnostic, Applicability, Severity
 from anima_caption._errors import UsageError
 from anima_caption._version import __version__
 
@@ -45,7 +45,7 @@ FRAME_WIDTH = 100
 
 
 def render(
-    diagnostics: Sequence[Diagnostic],
+    diagnostics: Sequence[AnyDiagnostic],
     *,
     fmt: str,
     out: TextIO,
@@ -66,7 +66,7 @@ def render(
     ``checked_paths`` (optional) lets the JUnit report list clean files as passing tests.
     Diagnostics are written in a stable order (path, line, column, code).
     """
-    ordered = sorted(diagnostics, key=Diagnostic.sort_key)
+    ordered = sorted(diagnostics, key=_sort_key)
     if fmt == "text":
         _render_text(
             ordered,
@@ -94,7 +94,11 @@ def render(
 # -- shared helpers --------------------------------------------------------------------------
 
 
-def _applicable(diagnostic: Diagnostic, unsafe_fixes: bool) -> bool:
+def _sort_key(d: AnyDiagnostic) -> tuple[str, int, int, str]:
+    return (d.path, d.line, d.column, d.code)
+
+
+def _applicable(diagnostic: AnyDiagnostic, unsafe_fixes: bool) -> bool:
     """Whether ``--fix`` (with or without ``--unsafe-fixes``) would apply the fix."""
     fix = diagnostic.fix
     if fix is None:
@@ -113,7 +117,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _url(diagnostic: Diagnostic, by_code: Mapping[str, type[Rule]]) -> str:
+def _url(diagnostic: AnyDiagnostic, by_code: Mapping[str, type[Rule]]) -> str:
     if diagnostic.url:
         return diagnostic.url
     rule = by_code.get(diagnostic.code)
@@ -160,14 +164,14 @@ def use_colour(out: TextIO) -> bool:
         return False
 
 
-def _headline(d: Diagnostic, style: _Style, unsafe_fixes: bool) -> str:
+def _headline(d: AnyDiagnostic, style: _Style, unsafe_fixes: bool) -> str:
     where = style.bold(f"{d.path}:{d.line}:{d.column}:")
     marker = " [*]" if _applicable(d, unsafe_fixes) else ""
     message = _one_line(d.message)
     return f"{where} {style.severity(d.severity)} {style.red(d.name)} {message}{marker}"
 
 
-def _help_line(d: Diagnostic, show_fixes: bool, unsafe_fixes: bool) -> str | None:
+def _help_line(d: AnyDiagnostic, show_fixes: bool, unsafe_fixes: bool) -> str | None:
     fix = d.fix
     if fix is None or not fix.message:
         return None
@@ -181,7 +185,7 @@ def _help_line(d: Diagnostic, show_fixes: bool, unsafe_fixes: bool) -> str | Non
 
 
 def _render_text(
-    diagnostics: Sequence[Diagnostic],
+    diagnostics: Sequence[AnyDiagnostic],
     out: TextIO,
     sources: Mapping[str, str],
     *,
@@ -213,7 +217,7 @@ def _render_text(
 
 
 def summary(
-    diagnostics: Sequence[Diagnostic],
+    diagnostics: Sequence[AnyDiagnostic],
     *,
     files_checked: int,
     fixed: int = 0,
@@ -312,7 +316,9 @@ def frame_lines(text: str, span: tuple[int, int], width: int = FRAME_WIDTH) -> t
 # -- concise ---------------------------------------------------------------------------------
 
 
-def _render_concise(diagnostics: Sequence[Diagnostic], out: TextIO, *, unsafe_fixes: bool) -> None:
+def _render_concise(
+    diagnostics: Sequence[AnyDiagnostic], out: TextIO, *, unsafe_fixes: bool
+) -> None:
     for d in diagnostics:
         marker = " [*]" if _applicable(d, unsafe_fixes) else ""
         out.write(
@@ -324,7 +330,7 @@ def _render_concise(diagnostics: Sequence[Diagnostic], out: TextIO, *, unsafe_fi
 # -- json ------------------------------------------------------------------------------------
 
 
-def diagnostic_json(d: Diagnostic, url: str = "") -> dict[str, Any]:
+def diagnostic_json(d: AnyDiagnostic, url: str = "") -> dict[str, Any]:
     """One diagnostic as the JSON object of ``--format json``."""
     fix = None
     if d.fix is not None:
@@ -350,7 +356,7 @@ def diagnostic_json(d: Diagnostic, url: str = "") -> dict[str, Any]:
 
 
 def _render_json(
-    diagnostics: Sequence[Diagnostic], out: TextIO, rules: Sequence[type[Rule]]
+    diagnostics: Sequence[AnyDiagnostic], out: TextIO, rules: Sequence[type[Rule]]
 ) -> None:
     by_code = {rule.code: rule for rule in rules}
     records = [diagnostic_json(d, _url(d, by_code)) for d in diagnostics]
@@ -371,7 +377,7 @@ def _gh_property(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _render_github(diagnostics: Sequence[Diagnostic], out: TextIO) -> None:
+def _render_github(diagnostics: Sequence[AnyDiagnostic], out: TextIO) -> None:
     for path, group in groupby(diagnostics, key=lambda d: d.path):
         out.write(f"::group::{_gh_data(path)}\n")
         for d in group:
@@ -418,7 +424,7 @@ def _sarif_rule(code: str, slug: str, level: Severity, rule: type[Rule] | None) 
     return entry
 
 
-def sarif_log(diagnostics: Sequence[Diagnostic], rules: Sequence[type[Rule]]) -> dict[str, Any]:
+def sarif_log(diagnostics: Sequence[AnyDiagnostic], rules: Sequence[type[Rule]]) -> dict[str, Any]:
     """The SARIF 2.1.0 log (one run) for ``diagnostics``."""
     sarif_rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
@@ -483,7 +489,7 @@ def sarif_log(diagnostics: Sequence[Diagnostic], rules: Sequence[type[Rule]]) ->
 
 
 def _render_sarif(
-    diagnostics: Sequence[Diagnostic], out: TextIO, rules: Sequence[type[Rule]]
+    diagnostics: Sequence[AnyDiagnostic], out: TextIO, rules: Sequence[type[Rule]]
 ) -> None:
     json.dump(sarif_log(diagnostics, rules), out, indent=2, ensure_ascii=False)
     out.write("\n")
@@ -493,7 +499,7 @@ def _render_sarif(
 
 
 def _render_junit(
-    diagnostics: Sequence[Diagnostic],
+    diagnostics: Sequence[AnyDiagnostic],
     out: TextIO,
     *,
     files_checked: int,
@@ -502,7 +508,7 @@ def _render_junit(
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites", name=TOOL_NAME)
-    by_path: dict[str, list[Diagnostic]] = {}
+    by_path: dict[str, list[AnyDiagnostic]] = {}
     for d in diagnostics:
         by_path.setdefault(d.path, []).append(d)
     total_tests = total_failures = 0

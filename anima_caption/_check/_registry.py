@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
-from anima_caption._check._diagnostic import Applicability, Fix, Severity, rule_url
+from anima_caption._check._diagnostic import Applicability, FixRecord, Severity, rule_url
 
 if TYPE_CHECKING:
     from anima_caption._check._context import CaptionContext, DatasetContext
+    from anima_caption._model import Tag
+    from anima_caption._tagdb import TagInfo
 
 _REGISTRY: dict[str, type[Rule]] = {}
 _URLS: dict[str, str] = {}
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """What a rule yields; the engine adds path, position, severity and the docs link."""
 
     message: str
     span: tuple[int, int] | None = None
-    fix: Fix | None = None
+    fix: FixRecord | None = None
     path: str | None = None  # dataset rules name the file they point at
 
 
@@ -83,6 +83,26 @@ class Rule:
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
         """Findings across the dataset."""
+        return iter(())
+
+
+class TagRule(Rule):
+    """A caption rule that judges one tag at a time, by the tag's text alone.
+
+    The engine calls :meth:`check_tag` once per distinct tag spelling in a run and
+    replays the findings (moved to where the tag stands) wherever the spelling appears
+    again: a dataset repeats its tags thousands of times. So the findings may depend only
+    on the tag (its text, kind, flags and database record) and on the run's configuration
+    and database, never on the rest of the caption: such checks belong in :meth:`check`,
+    which a tag rule may implement too (set ``per_caption``).
+    """
+
+    per_caption: ClassVar[bool] = False
+    """True when :meth:`check` also has findings (run once per caption, not memoised)."""
+
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        """Findings for one tag; ``info`` is its database record (None for kaomoji or
+        without a database). Spans are the tag's own, as in the caption at hand."""
         return iter(())
 
 

@@ -8,43 +8,44 @@ length, ``TR`` trigger and required prefix.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
+from functools import cache
 from typing import TYPE_CHECKING
 
-from anima_caption._check._diagnostic import Applicability, Edit, Fix, Severity
-from anima_caption._check._registry import Finding, Rule
-from anima_caption._kinds import Category, Kind
-from anima_caption._model import Group, Item, Marker, Sentence, Tag, Wildcard, trusted
+from anima_caption._check._diagnostic import Applicability, EditRecord, FixRecord, Severity
+from anima_caption._check._registry import Finding, Rule, TagRule
+from anima_caption._kinds import SECTION_RANK, Category, Kind
+from anima_caption._model import Group, Item, Marker, Sentence, Tag, Wildcard
 from anima_caption._normalize import db_key, tag_name
 from anima_caption._vocab import vocabulary
 
 if TYPE_CHECKING:
     from anima_caption._check._context import CaptionContext
+    from anima_caption._tagdb import TagInfo
 
 SAFE = Applicability.SAFE
 UNSAFE = Applicability.UNSAFE
 DISPLAY = Applicability.DISPLAY_ONLY
 
 
-def _fix(applicability: Applicability, message: str, *edits: Edit) -> Fix:
-    return trusted(Fix, {"applicability": applicability, "message": message, "edits": edits})
+def _fix(applicability: Applicability, message: str, *edits: EditRecord) -> FixRecord:
+    return FixRecord(applicability, message, edits)
 
 
-def _replace(span: tuple[int, int], content: str) -> Edit:
-    return trusted(Edit, {"start": span[0], "end": span[1], "content": content})
+def _replace(span: tuple[int, int], content: str) -> EditRecord:
+    return EditRecord(span[0], span[1], content)
 
 
-def _removal(items: tuple[Item, ...], index: int) -> Edit:
+def _removal(items: tuple[Item, ...], index: int) -> EditRecord:
     """Delete ``items[index]`` with one adjacent separator, keeping the rest intact."""
     item = items[index]
     if index + 1 < len(items):
-        return Edit(start=item.span[0], end=items[index + 1].span[0], content="")
+        return EditRecord(item.span[0], items[index + 1].span[0], "")
     if index > 0:
         previous = items[index - 1]
-        return Edit(start=previous.span[1], end=item.span[1], content="")
-    return Edit(start=item.span[0], end=item.span[1], content="")
+        return EditRecord(previous.span[1], item.span[1], "")
+    return EditRecord(item.span[0], item.span[1], "")
 
 
 def _top_tags(ctx: CaptionContext) -> list[tuple[int, Tag]]:
@@ -113,7 +114,7 @@ class ByteOrderMark(_CaptionRule):
             yield Finding("file starts with a UTF-8 byte-order mark", None, _bom_fix())
 
 
-def _bom_fix() -> Fix:
+def _bom_fix() -> FixRecord:
     # The BOM is outside the decoded text; the engine drops it when writing any fix.
     return _fix(SAFE, "remove the byte-order mark")
 
@@ -140,7 +141,7 @@ class MixedNewlines(_CaptionRule):
             return
         text = ctx.text
         edits = [
-            Edit(start=m.start(), end=m.end(), content="\n") for m in re.finditer(r"\r\n?", text)
+            EditRecord(m.start(), m.end(), "\n") for m in re.finditer(r"\r\n?", text)
         ]
         what = "mixed line ends" if ctx.file.newline == "mixed" else "CR-only line ends"
         yield Finding(what, None, _fix(SAFE, "use \\n line ends", *edits))
@@ -247,7 +248,9 @@ class EmptyItem(_CaptionRule):
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         caption = ctx.caption
         assert caption is not None
-        for _index, item in enumerate(caption.items[:-1]):
+        items = caption.items
+        for index in ctx.index().odd_trails:
+            item = items[index]
             trail = item.trail
             if trail.count(",") >= 2 and not isinstance(item, Sentence):
                 start = item.span[1]
@@ -313,7 +316,8 @@ class SeparatorSpacing(_CaptionRule):
         caption = ctx.caption
         assert caption is not None
         items = caption.items
-        for item, following in itertools.pairwise(items):
+        for index in ctx.index().odd_trails:
+            item, following = items[index], items[index + 1]
             trail = item.trail
             if trail in (", ", " ") or "\n" in trail or "\r" in trail or trail.count(",") != 1:
                 continue
@@ -332,7 +336,7 @@ class SeparatorSpacing(_CaptionRule):
 _KAOMOJI_SAFE = re.compile(r"score_[0-9]+")
 
 
-class UnderscoreInTag(_CaptionRule):
+class UnderscoreInTag(TagRule):
     """A tag written with underscores.
 
     What it does: reports `long_hair`; `score_7` and kaomoji such as `^_^` are exempt.
@@ -350,22 +354,20 @@ class UnderscoreInTag(_CaptionRule):
     severity = Severity.ERROR
     fix = SAFE
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        assert ctx.caption is not None
-        for tag in ctx.caption.tags:
-            if tag.kaomoji or "_" not in tag.raw or _KAOMOJI_SAFE.fullmatch(tag.text):
-                continue
-            if tag.text.startswith("score"):
-                continue  # score_8_up and friends: SF002 says what to do
-            fixed = tag.raw.replace("_", " ")
-            yield Finding(
-                f"underscores in '{tag.raw}': write '{fixed}'",
-                tag.span,
-                _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
-            )
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        if tag.kaomoji or "_" not in tag.raw or _KAOMOJI_SAFE.fullmatch(tag.text):
+            return
+        if tag.text.startswith("score"):
+            return  # score_8_up and friends: SF004 says what to do
+        fixed = tag.raw.replace("_", " ")
+        yield Finding(
+            f"underscores in '{tag.raw}': write '{fixed}'",
+            tag.span,
+            _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
+        )
 
 
-class UppercaseTag(_CaptionRule):
+class UppercaseTag(TagRule):
     """A tag with capital letters.
 
     What it does: reports `Hatsune Miku`, `Side Ponytail` (natural-language sentences keep
@@ -382,20 +384,18 @@ class UppercaseTag(_CaptionRule):
     slug = "uppercase-tag"
     fix = SAFE
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        assert ctx.caption is not None
-        for tag in ctx.caption.tags:
-            if tag.kaomoji or tag.raw == tag.raw.lower():
-                continue
-            fixed = tag.raw.lower()
-            yield Finding(
-                f"tag '{tag.raw}' has capitals: write '{fixed}'",
-                tag.span,
-                _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
-            )
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        if tag.kaomoji or tag.raw == tag.raw.lower():
+            return
+        fixed = tag.raw.lower()
+        yield Finding(
+            f"tag '{tag.raw}' has capitals: write '{fixed}'",
+            tag.span,
+            _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
+        )
 
 
-class EscapedParentheses(_CaptionRule):
+class EscapedParentheses(TagRule):
     """Backslash-escaped parentheses, `\\(` and `\\)`.
 
     What it does: reports tags written with ComfyUI prompt escapes.
@@ -413,17 +413,15 @@ class EscapedParentheses(_CaptionRule):
     severity = Severity.ERROR
     fix = SAFE
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        assert ctx.caption is not None
-        for tag in ctx.caption.tags:
-            if not tag.escaped:
-                continue
-            fixed = re.sub(r"\\([()\[\]])", r"\1", tag.raw)
-            yield Finding(
-                f"escaped parentheses in '{tag.raw}'",
-                tag.span,
-                _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
-            )
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        if not tag.escaped:
+            return
+        fixed = re.sub(r"\\([()\[\]])", r"\1", tag.raw)
+        yield Finding(
+            f"escaped parentheses in '{tag.raw}'",
+            tag.span,
+            _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
+        )
 
 
 class DuplicateTag(_CaptionRule):
@@ -469,7 +467,7 @@ def _suggestion_text(ctx: CaptionContext, name: str) -> tuple[str, str | None]:
     return "did you mean " + "; or ".join(parts), suggestions[0].tag
 
 
-class UnknownTag(_CaptionRule):
+class UnknownTag(TagRule):
     """A tag that does not exist on Danbooru and is not Anima vocabulary.
 
     What it does: looks every tag up in the tag database (following active aliases only) and
@@ -492,25 +490,22 @@ class UnknownTag(_CaptionRule):
     fix = DISPLAY
     needs_db = True
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
         from anima_caption._tagdb import TagStatus
 
-        for tag, info in ctx.tag_infos():
-            if info.status not in (TagStatus.UNKNOWN, TagStatus.INACTIVE_ALIAS):
-                continue
-            if db_key(tag.text) in ctx.known_extra:
-                continue
-            explanation, first = _suggestion_text(ctx, tag.name)
-            history = ""
-            if info.status is TagStatus.INACTIVE_ALIAS:
-                history = f" (a {info.alias_status} alias of '{info.alias_target}', not a tag)"
-            fix = _fix(DISPLAY, f"write '{first}'", _replace(tag.span, first)) if first else None
-            yield Finding(
-                f"'{tag.raw}' is not a Danbooru tag{history}: {explanation}", tag.span, fix
-            )
+        if info is None or info.status not in (TagStatus.UNKNOWN, TagStatus.INACTIVE_ALIAS):
+            return
+        if db_key(tag.text) in ctx.known_extra:
+            return
+        explanation, first = _suggestion_text(ctx, tag.name)
+        history = ""
+        if info.status is TagStatus.INACTIVE_ALIAS:
+            history = f" (a {info.alias_status} alias of '{info.alias_target}', not a tag)"
+        fix = _fix(DISPLAY, f"write '{first}'", _replace(tag.span, first)) if first else None
+        yield Finding(f"'{tag.raw}' is not a Danbooru tag{history}: {explanation}", tag.span, fix)
 
 
-class AliasedTag(_CaptionRule):
+class AliasedTag(TagRule):
     """A tag written as an alias of another tag.
 
     What it does: reports tags that are active Danbooru aliases and names the tag they
@@ -529,21 +524,20 @@ class AliasedTag(_CaptionRule):
     fix = UNSAFE
     needs_db = True
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
         from anima_caption._tagdb import TagStatus
 
-        for tag, info in ctx.tag_infos():
-            if info.status is not TagStatus.ALIAS or info.canonical is None:
-                continue
-            fixed = ("@" if tag.has_at else "") + info.canonical
-            yield Finding(
-                f"'{tag.raw}' is an alias of '{info.canonical}'",
-                tag.span,
-                _fix(UNSAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
-            )
+        if info is None or info.status is not TagStatus.ALIAS or info.canonical is None:
+            return
+        fixed = ("@" if tag.has_at else "") + info.canonical
+        yield Finding(
+            f"'{tag.raw}' is an alias of '{info.canonical}'",
+            tag.span,
+            _fix(UNSAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
+        )
 
 
-class RemovedTag(_CaptionRule):
+class RemovedTag(TagRule):
     """A tag Danbooru deprecated or removed.
 
     What it does: reports tags such as `bangs`, `plaid`, `red footwear` that taggers still
@@ -561,20 +555,19 @@ class RemovedTag(_CaptionRule):
     fix = DISPLAY
     needs_db = True
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
         from anima_caption._tagdb import TagStatus
 
-        for tag, info in ctx.tag_infos():
-            if info.status is not TagStatus.REMOVED:
-                continue
-            explanation, first = _suggestion_text(ctx, tag.name)
-            fix = _fix(DISPLAY, f"write '{first}'", _replace(tag.span, first)) if first else None
-            yield Finding(
-                f"'{tag.raw}' is deprecated or removed on Danbooru: {explanation}", tag.span, fix
-            )
+        if info is None or info.status is not TagStatus.REMOVED:
+            return
+        explanation, first = _suggestion_text(ctx, tag.name)
+        fix = _fix(DISPLAY, f"write '{first}'", _replace(tag.span, first)) if first else None
+        yield Finding(
+            f"'{tag.raw}' is deprecated or removed on Danbooru: {explanation}", tag.span, fix
+        )
 
 
-class ArtistWithoutAt(_CaptionRule):
+class ArtistWithoutAt(TagRule):
     """An artist tag written without `@`.
 
     What it does: reports tags whose Danbooru category is artist but that lack the `@`.
@@ -592,18 +585,17 @@ class ArtistWithoutAt(_CaptionRule):
     fix = UNSAFE
     needs_db = True
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        for tag, info in ctx.tag_infos():
-            if tag.has_at or info.category is not Category.ARTIST:
-                continue
-            yield Finding(
-                f"'{tag.raw}' is an artist: write '@{tag.raw}'",
-                tag.span,
-                _fix(UNSAFE, "add '@'", Edit(start=tag.span[0], end=tag.span[0], content="@")),
-            )
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        if info is None or tag.has_at or info.category is not Category.ARTIST:
+            return
+        yield Finding(
+            f"'{tag.raw}' is an artist: write '@{tag.raw}'",
+            tag.span,
+            _fix(UNSAFE, "add '@'", EditRecord(tag.span[0], tag.span[0], "@")),
+        )
 
 
-class AtOnNonArtist(_CaptionRule):
+class AtOnNonArtist(TagRule):
     """`@` in front of a tag that is not an artist.
 
     What it does: reports `@tag` when the database knows `tag` as a general, character,
@@ -621,19 +613,19 @@ class AtOnNonArtist(_CaptionRule):
     fix = UNSAFE
     needs_db = True
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        for tag, info in ctx.tag_infos():
-            if not tag.has_at or info.category in (None, Category.ARTIST):
-                continue
-            category = info.category.name.lower()
-            end = tag.span[0] + tag.raw.index("@") + 1
-            while end < tag.span[1] and ctx.text[end] == " ":
-                end += 1
-            yield Finding(
-                f"'@' on '{tag.name}', which is a {category} tag",
-                tag.span,
-                _fix(UNSAFE, "remove '@'", Edit(start=tag.span[0], end=end, content="")),
-            )
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        if info is None or not tag.has_at or info.category in (None, Category.ARTIST):
+            return
+        category = info.category.name.lower()
+        raw = tag.raw
+        end = raw.index("@") + 1
+        while end < len(raw) and raw[end] == " ":
+            end += 1
+        yield Finding(
+            f"'@' on '{tag.name}', which is a {category} tag",
+            tag.span,
+            _fix(UNSAFE, "remove '@'", EditRecord(tag.span[0], tag.span[0] + end, "")),
+        )
 
 
 class ImpliedTag(_CaptionRule):
@@ -698,6 +690,8 @@ class WeightSyntax(_CaptionRule):
 
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         assert ctx.caption is not None
+        if Group not in ctx.index().item_types:
+            return
         for item in ctx.caption.items:
             if not isinstance(item, Group):
                 continue
@@ -740,6 +734,9 @@ class PromptMarker(_CaptionRule):
 
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         assert ctx.caption is not None
+        types = ctx.index().item_types
+        if Marker not in types and Wildcard not in types:
+            return
         for item in ctx.caption.items:
             if isinstance(item, Marker):
                 what = "BREAK" if item.name == "break" else "keep-tokens separator '|||'"
@@ -751,7 +748,7 @@ class PromptMarker(_CaptionRule):
 _BAD_CHARS = re.compile(r"[{}~<^`\\]")
 
 
-class UnsupportedCharacters(_CaptionRule):
+class UnsupportedCharacters(TagRule):
     """Characters T5 cannot tokenize: `{ } ~ < ^`, backtick, backslash (outside kaomoji).
 
     What it does: reports these characters in tags and sentences; kaomoji tags (`^_^`,
@@ -767,19 +764,25 @@ class UnsupportedCharacters(_CaptionRule):
 
     code = "PS003"
     slug = "unsupported-characters"
+    per_caption = True  # sentences are checked per caption
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        assert ctx.caption is not None
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        if tag.kaomoji or tag.escaped:
+            return iter(())
+        return self._characters(tag)
+
+    def check(self, ctx: CaptionContext) -> Iterator[Finding]:
+        if ctx.caption is None or Sentence not in ctx.index().item_types:
+            return
         for item in ctx.caption.items:
-            if isinstance(item, Tag) and (item.kaomoji or item.escaped):
-                continue
-            if not isinstance(item, Tag | Sentence):
-                continue
-            for match in _BAD_CHARS.finditer(item.raw):
-                start = item.span[0] + match.start()
-                yield Finding(
-                    f"'{match.group()}' is unknown to the T5 tokenizer", (start, start + 1)
-                )
+            if isinstance(item, Sentence):
+                yield from self._characters(item)
+
+    @staticmethod
+    def _characters(item: Tag | Sentence) -> Iterator[Finding]:
+        for match in _BAD_CHARS.finditer(item.raw):
+            start = item.span[0] + match.start()
+            yield Finding(f"'{match.group()}' is unknown to the T5 tokenizer", (start, start + 1))
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]+")
@@ -802,6 +805,8 @@ class CjkText(_CaptionRule):
     slug = "cjk-text"
 
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        if ctx.text.isascii():
+            return
         for match in _CJK.finditer(ctx.text):
             yield Finding(
                 f"CJK text '{match.group()}' is unknown to the T5 tokenizer",
@@ -813,8 +818,7 @@ class CjkText(_CaptionRule):
 
 
 def _safety_tags(ctx: CaptionContext) -> list[Tag]:
-    assert ctx.caption is not None
-    return [t for t in ctx.caption.tags if t.kind is Kind.SAFETY]
+    return ctx.index().by_kind.get(Kind.SAFETY, [])
 
 
 _RATING_FORM = re.compile(r"rating[:_ ]\s*(general|safe|sensitive|questionable|explicit|nsfw)")
@@ -882,7 +886,7 @@ class MultipleSafetyTags(_CaptionRule):
             yield Finding(f"several safety tags: {', '.join(names)}", second.span)
 
 
-class RatingWord(_CaptionRule):
+class RatingWord(TagRule):
     """An SDXL-era rating word or form instead of Anima's safety tag.
 
     What it does: reports `general`, `questionable`, `rating:general`, `rating_safe` and the
@@ -901,17 +905,15 @@ class RatingWord(_CaptionRule):
     severity = Severity.ERROR
     fix = UNSAFE
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        assert ctx.caption is not None
-        for tag in ctx.caption.tags:
-            target = _rating_target(tag)
-            if target is None:
-                continue
-            yield Finding(
-                f"'{tag.raw}' is an SDXL rating word: Anima's safety tag is '{target}'",
-                tag.span,
-                _fix(UNSAFE, f"write '{target}'", _replace(tag.span, target)),
-            )
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        target = _rating_target(tag)
+        if target is None:
+            return
+        yield Finding(
+            f"'{tag.raw}' is an SDXL rating word: Anima's safety tag is '{target}'",
+            tag.span,
+            _fix(UNSAFE, f"write '{target}'", _replace(tag.span, target)),
+        )
 
 
 _SCORE_LIKE = re.compile(r"score[ _]?(\d+)(?:[ _](up|down))?")
@@ -942,11 +944,16 @@ class ScoreVocabulary(_CaptionRule):
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         assert ctx.caption is not None
         items = ctx.caption.items
-        present = {t.text for t in ctx.caption.tags}
+        present = None
+        score = Kind.SCORE
         for index, tag in _top_tags(ctx):
-            match = _SCORE_LIKE.fullmatch(tag.text)
-            if match is None or tag.kind is Kind.SCORE:
+            if tag.kind is score or not tag.text.startswith("score"):
                 continue
+            match = _SCORE_LIKE.fullmatch(tag.text)
+            if match is None:
+                continue
+            if present is None:
+                present = {t.text for t in ctx.caption.tags}
             number = int(match.group(1))
             if match.group(2) is None and 1 <= number <= 9:
                 continue  # `score 7` is only an underscore problem
@@ -960,7 +967,7 @@ class ScoreVocabulary(_CaptionRule):
             )
 
 
-class QualityVocabulary(_CaptionRule):
+class QualityVocabulary(TagRule):
     """A quality word Anima does not know.
 
     What it does: reports `high quality`, `great quality`, `amazing quality`, `very
@@ -978,19 +985,17 @@ class QualityVocabulary(_CaptionRule):
     slug = "quality-vocabulary"
     fix = DISPLAY
 
-    def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        assert ctx.caption is not None
-        for tag in ctx.caption.tags:
-            if tag.kind is Kind.QUALITY or _QUALITY_LIKE.fullmatch(tag.text) is None:
-                continue
-            if tag.text in ("quality", "detailed"):
-                continue
-            yield Finding(
-                f"'{tag.raw}' is not an Anima quality tag (masterpiece, best quality, "
-                "good quality, normal quality, low quality, worst quality)",
-                tag.span,
-                _fix(DISPLAY, "write 'best quality'", _replace(tag.span, "best quality")),
-            )
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        if tag.kind is Kind.QUALITY or _QUALITY_LIKE.fullmatch(tag.text) is None:
+            return
+        if tag.text in ("quality", "detailed"):
+            return
+        yield Finding(
+            f"'{tag.raw}' is not an Anima quality tag (masterpiece, best quality, "
+            "good quality, normal quality, low quality, worst quality)",
+            tag.span,
+            _fix(DISPLAY, "write 'best quality'", _replace(tag.span, "best quality")),
+        )
 
 
 class YearTag(_CaptionRule):
@@ -1013,6 +1018,8 @@ class YearTag(_CaptionRule):
 
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         assert ctx.caption is not None
+        if Kind.YEAR not in ctx.index().by_kind:
+            return
         for index, tag in _top_tags(ctx):
             if tag.kind is Kind.YEAR:
                 yield Finding(
@@ -1046,13 +1053,18 @@ class SectionOrder(_CaptionRule):
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         caption = ctx.caption
         assert caption is not None
-        if any(isinstance(item, Marker) for item in caption.items) or caption.errors:
+        if Marker in ctx.index().item_types or caption.errors:
             return
-        highest = None
+        highest: Tag | None = None
+        highest_rank = -1
+        unknown = Kind.UNKNOWN
+        rank_of = SECTION_RANK
         for _, tag in _top_tags(ctx):
-            if tag.kind is Kind.UNKNOWN:
+            if tag.kind is unknown:
                 continue
-            if highest is not None and tag.section.rank < highest.section.rank:
+            rank = rank_of[tag.section]
+            if rank < highest_rank:
+                assert highest is not None
                 yield Finding(
                     f"{tag.section.value} tag '{tag.raw}' after {highest.section.value} "
                     f"tag '{highest.raw}'",
@@ -1060,11 +1072,11 @@ class SectionOrder(_CaptionRule):
                     self._reorder(ctx),
                 )
                 return
-            if highest is None or tag.section.rank > highest.section.rank:
-                highest = tag
+            if rank > highest_rank:
+                highest, highest_rank = tag, rank
 
     @staticmethod
-    def _reorder(ctx: CaptionContext) -> Fix | None:
+    def _reorder(ctx: CaptionContext) -> FixRecord | None:
         from anima_caption._format import format_caption
 
         caption = ctx.caption
@@ -1076,7 +1088,7 @@ class SectionOrder(_CaptionRule):
             ordered = ordered.split("\n", 2 if caption.header.title else 1)[-1]
         end = len(text.rstrip("\r\n"))
         return _fix(
-            UNSAFE, "re-order into sections", Edit(start=body_start, end=end, content=ordered)
+            UNSAFE, "re-order into sections", EditRecord(body_start, end, ordered)
         )
 
 
@@ -1130,13 +1142,28 @@ class AmbiguousPhrase(_CaptionRule):
     fix = DISPLAY
 
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
+        phrases = ctx.config.phrases
+        if not phrases:
+            return
         text = ctx.text
         lowered = text.lower()
-        for phrase, reason in ctx.config.phrases.items():
-            for match in re.finditer(rf"\b{re.escape(phrase.lower())}\b", lowered):
+        for phrase, lower, pattern in _phrase_patterns(tuple(phrases)):
+            if lower not in lowered:
+                continue  # the usual case: one substring test instead of a regex search
+            for match in pattern.finditer(lowered):
                 yield Finding(
-                    f"'{text[match.start() : match.end()]}': {reason}", (match.start(), match.end())
+                    f"'{text[match.start() : match.end()]}': {phrases[phrase]}",
+                    (match.start(), match.end()),
                 )
+
+
+@cache
+def _phrase_patterns(phrases: tuple[str, ...]) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """Each configured phrase, lowercased, and its whole-word pattern."""
+    return tuple(
+        (phrase, phrase.lower(), re.compile(rf"\b{re.escape(phrase.lower())}\b"))
+        for phrase in phrases
+    )
 
 
 class MultiLineCaption(_CaptionRule):
@@ -1163,6 +1190,8 @@ class MultiLineCaption(_CaptionRule):
         text = ctx.text
         start = len(caption.header.raw) if caption.header else 0
         body = text[start:].rstrip("\r\n")
+        if "\n" not in body and "\r" not in body:
+            return
         breaks = list(re.finditer(r"[ \t]*(?:,[ \t]*)?(?:\r\n|\r|\n)+[ \t]*", body))
         if not breaks:
             return
@@ -1170,7 +1199,7 @@ class MultiLineCaption(_CaptionRule):
         for match in breaks:
             before = body[: match.start()].rstrip()
             glue = " " if before.endswith((".", "!", "?")) and "," not in match.group() else ", "
-            edits.append(Edit(start=start + match.start(), end=start + match.end(), content=glue))
+            edits.append(EditRecord(start + match.start(), start + match.end(), glue))
         first = breaks[0]
         yield Finding(
             f"caption has {len(breaks) + 1} lines; sd-scripts reads only the first",
@@ -1285,7 +1314,7 @@ class RequiredPrefix(_CaptionRule):
             fix = _fix(
                 UNSAFE,
                 f"insert {', '.join(missing)}",
-                Edit(start=start, end=start, content=", ".join(missing) + ", "),
+                EditRecord(start, start, ", ".join(missing) + ", "),
             )
         what = f"missing {', '.join(missing)}" if missing else "prefix tags are not first"
         yield Finding(f"caption does not start with the required prefix ({what})", None, fix)

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from anima_caption._check._diagnostic import Applicability, Edit, Fix, Severity
+from anima_caption._check._diagnostic import Applicability, EditRecord, FixRecord, Severity
 from anima_caption._check._registry import Finding, Rule
 from anima_caption._kinds import Section
 from anima_caption._model import Tag
@@ -93,10 +93,10 @@ class CoreTagLeak(_PolicyRule):
             if isinstance(item, Tag) and item.section is Section.GENERAL and item.name in core:
                 group = resolver.group(item.name)
                 where = f" ({group})" if group else ""
-                fix = Fix(
-                    applicability=UNSAFE,
-                    message=f"remove '{item.name}'",
-                    edits=(_removal(items, index),),
+                fix = FixRecord(
+                    UNSAFE,
+                    f"remove '{item.name}'",
+                    (_removal(items, index),),
                 )
                 yield Finding(
                     f"'{item.name}'{where} is absorbed by the trigger '{trigger}': "
@@ -184,10 +184,10 @@ class DirectionalPhraseContradiction(_PolicyRule):
                 continue
             assert check.expected is not None
             start, end, content = phrase_edit(ctx.text, check)
-            fix = Fix(
-                applicability=UNSAFE,
-                message=f"say '{check.expected}'",
-                edits=(Edit(start=start, end=end, content=content),),
+            fix = FixRecord(
+                UNSAFE,
+                f"say '{check.expected}'",
+                (EditRecord(start, end, content),),
             )
             yield Finding(
                 f"'{check.found}' contradicts the {check.view} view: the {attribute.tag} is "
@@ -234,10 +234,10 @@ class DirectionalPhraseMissing(_PolicyRule):
             if attribute.sentence is not None:
                 sentence = attribute.sentence.replace("{phrase}", check.expected)
                 at, content = insertion(ctx.caption, sentence, trigger)
-                fix = Fix(
-                    applicability=UNSAFE,
-                    message=f"add '{sentence}'",
-                    edits=(Edit(start=at, end=at, content=content),),
+                fix = FixRecord(
+                    UNSAFE,
+                    f"add '{sentence}'",
+                    (EditRecord(at, at, content),),
                 )
             yield Finding(
                 f"no sentence says where the {attribute.tag} is; for the {check.view} view "

@@ -176,14 +176,18 @@ def _syntax_error(text: str, checker: Checker) -> str | None:
 
 def _errors_of(path: Path, key: str, data: bytes, checker: Checker) -> list[Diagnostic]:
     from anima_caption._check._context import CaptionContext
-    from anima_caption._check._diagnostic import Severity
+    from anima_caption._check._diagnostic import Diagnostic, Severity
     from anima_caption._io import decode_caption
     from anima_caption._parse import parse
 
     ctx = CaptionContext(path=path, display=key, config=checker.config, db=checker.db)
     ctx.file = decode_caption(data, path)
     ctx.caption = parse(ctx.file.text, lookup=checker.lookup, triggers=checker.config.triggers)
-    return [d for d in checker.check_caption(ctx) if d.severity is Severity.ERROR]
+    return [
+        Diagnostic.from_record(d)
+        for d in checker.check_caption(ctx)
+        if d.severity is Severity.ERROR
+    ]
 
 
 def write_changes(root: Path, changes: list[Change], command: str) -> tuple[int, list[str]]:

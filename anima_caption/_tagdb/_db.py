@@ -253,7 +253,7 @@ class TagDB:
         self._suggestions: dict[tuple[str, int], tuple[Suggestion, ...]] = {}
         self._category_memo: dict[str, Category | None] = {}
         # written tag -> (canonical name, everything it implies), for redundant()
-        self._implied_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._implied_memo: dict[str, tuple[str, frozenset[str]]] = {}
         self._vocab = vocabulary()
         # What the vocabulary patterns start with (`score_…`, `year …`): a name starting
         # otherwise cannot match one, which keeps batch lookups cheap. None: check always.
@@ -620,14 +620,14 @@ class TagDB:
         written = list(tags)
         memo = self._implied_memo
         canon: dict[str, str] = {}
-        closures: dict[str, tuple[str, ...]] = {}
+        closures: list[tuple[str, str, frozenset[str]]] = []
         for text in written:
             known = memo.get(text)
             if known is None:
                 key = db_key(text)
                 resolved = self._canonical(key)
                 name = resolved[0] if resolved else key
-                known = (name, self._implied_all(name))
+                known = (name, frozenset(self._implied_all(name)))
                 if len(memo) >= _INFO_CACHE:
                     memo.clear()
                 memo[text] = known
@@ -635,17 +635,19 @@ class TagDB:
             if name not in canon:
                 canon[name] = text
                 if implied_all:
-                    closures[name] = implied_all
+                    closures.append((name, text, implied_all))
         found: list[Redundancy] = []
         if not closures:
-            return found  # the usual case: nothing in the caption implies anything else
+            return found  # nothing in the caption implies anything else
         reported: set[str] = set()
-        for name, text in canon.items():
-            for implied in closures.get(name, ()):
+        for name, text, implied_all in closures:  # caption order: the first implier wins
+            for implied in implied_all:
                 if implied in canon and implied not in reported and implied != name:
                     chain = self.implication_chain(name, implied) or (name, implied)
                     found.append(Redundancy(canon[implied], text, chain))
                     reported.add(implied)
+        if not found:
+            return found
         order = {text: i for i, text in enumerate(written)}
         found.sort(key=lambda r: order.get(r.tag, 0))
         return found
