@@ -58,7 +58,6 @@ class CaptionContext:
         return frozenset(db_key(t) for t in (*self.config.triggers, *self.config.known_tags))
 
 
-
 class CaptionIndex(NamedTuple):
     """One pass over a caption's items: what the rules would otherwise each search for."""
 

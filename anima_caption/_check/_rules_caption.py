@@ -140,9 +140,7 @@ class MixedNewlines(_CaptionRule):
         if ctx.file is None or ctx.file.newline not in ("mixed", "\r"):
             return
         text = ctx.text
-        edits = [
-            EditRecord(m.start(), m.end(), "\n") for m in re.finditer(r"\r\n?", text)
-        ]
+        edits = [EditRecord(m.start(), m.end(), "\n") for m in re.finditer(r"\r\n?", text)]
         what = "mixed line ends" if ctx.file.newline == "mixed" else "CR-only line ends"
         yield Finding(what, None, _fix(SAFE, "use \\n line ends", *edits))
 
@@ -1087,9 +1085,7 @@ class SectionOrder(_CaptionRule):
         if caption.header is not None:
             ordered = ordered.split("\n", 2 if caption.header.title else 1)[-1]
         end = len(text.rstrip("\r\n"))
-        return _fix(
-            UNSAFE, "re-order into sections", EditRecord(body_start, end, ordered)
-        )
+        return _fix(UNSAFE, "re-order into sections", EditRecord(body_start, end, ordered))
 
 
 # -- NL: natural language, lines, length ------------------------------------------------------
