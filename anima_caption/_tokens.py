@@ -32,6 +32,7 @@ _MODEL = "Qwen/Qwen3-0.6B"
 _CACHE_FORMAT = 1
 _CACHE_LIMIT = 200_000  # pieces kept in the cache file (a few MB at most)
 _CACHE_ENV = "ANIMA_CAPTION_CACHE_DIR"
+_SEGMENT_LIMIT = 100_000  # remembered segment counts, per kind (cleared when full)
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,69 @@ class _PieceCounter:
         self._counts: dict[str, int] = self._load()
         self._new = 0
         self._saving = False
+        # Segment counts (see `_count_parts`); in memory only, rebuilt from `_counts`.
+        self._heads: dict[str, int] = {}
+        self._middles: dict[str, int] = {}
+        self._ends: dict[str, int] = {}
 
     def count(self, text: str) -> int:
-        text = unicodedata.normalize("NFC", text)
+        text = unicodedata.normalize("NFC", text)  # ASCII returns at once: it is NFC
         if "<|" in text:  # may hold a special token, which counts as one: ask the tokenizer
             return len(_tokenizer().encode(text))
+        parts = text.split(", ")
+        if len(parts) == 1:
+            return self._count_pieces(text)
+        try:  # a caption whose parts have all been seen: three lookups, no regex
+            return (
+                self._heads[parts[0]]
+                + sum(map(self._middles.__getitem__, parts[1:-1]))
+                + self._ends[parts[-1]]
+            )
+        except KeyError:
+            return self._count_parts(parts)
+
+    def _count_parts(self, parts: list[str]) -> int:
+        r"""The token count of ``", ".join(parts)``, summed over its segments.
+
+        The pre-token pattern restarts at the space of every ``", "``. The piece that
+        holds the comma ends at the comma, whatever follows: no alternative of the pattern
+        matches a comma and then a space (``[^\r\n\p{L}\p{N}]?\p{L}+`` needs a letter
+        after it, ``[^\s\p{L}\p{N}]+[\r\n]*`` stops at the space, and the whitespace
+        alternatives cannot hold a comma). The pattern has no look-behind, and its one
+        look-ahead (``\s+(?!\S)``) cannot see past the comma. So ``"a, b, c"`` counts as
+        ``"a,"`` + ``" b,"`` + ``" c"``. The comma stays in the segment it ends: after a
+        letter or digit it is a piece of its own, after punctuation it joins it
+        (``"(tag:1.2),"``), in the segment as in the whole text. The differential tests in
+        ``tests/test_tokens.py`` check the rule against the tokenizer.
+
+        Segments repeat across a dataset (``" long hair,"``), so their counts are kept in
+        memory, keyed by the part itself: ``_heads[p]`` counts ``p + ","``, ``_middles[p]``
+        ``" " + p + ","`` and ``_ends[p]`` ``" " + p``.
+        """
+        remember = self._remember_segment
+        heads, middles, ends = self._heads, self._middles, self._ends
+        head = parts[0]
+        total = heads.get(head)
+        if total is None:
+            total = remember(heads, head, head + ",")
+        for part in parts[1:-1]:
+            tokens = middles.get(part)
+            if tokens is None:
+                tokens = remember(middles, part, f" {part},")
+            total += tokens
+        end = parts[-1]
+        tokens = ends.get(end)
+        if tokens is None:
+            tokens = remember(ends, end, " " + end)
+        return total + tokens
+
+    def _remember_segment(self, memory: dict[str, int], part: str, segment: str) -> int:
+        if len(memory) >= _SEGMENT_LIMIT:
+            memory.clear()
+        tokens = memory[part] = self._count_pieces(segment)
+        return tokens
+
+    def _count_pieces(self, text: str) -> int:
         counts = self._counts
         total = 0
         for piece in self._pattern.findall(text):
