@@ -15,7 +15,7 @@ differential test proves the piece sum equal to the tokenizer's own count.
 Splitting a caption into pieces is itself most of the cost (a regex pass over ~600
 characters), and the pieces regroup at every ``", "`` into segments that repeat across a
 dataset (`` long hair,``): a caption is counted as the sum of its segments, whose counts
-are remembered in memory, so a caption of known tags costs three dictionary lookups and
+are remembered in memory, so a caption of known tags costs a dictionary lookup per tag and
 no regex (see ``_PieceCounter._count_parts`` for why the sum is exact).
 """
 
@@ -75,7 +75,7 @@ class _PieceCounter:
         parts = text.split(", ")
         if len(parts) == 1:
             return self._count_pieces(text)
-        try:  # a caption whose parts have all been seen: three lookups, no regex
+        try:  # a caption whose parts have all been seen: one lookup per part, no regex
             return (
                 self._heads[parts[0]]
                 + sum(map(self._middles.__getitem__, parts[1:-1]))
