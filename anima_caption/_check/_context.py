@@ -110,8 +110,7 @@ class TagSummary(NamedTuple):
     kaomoji: bool
 
 
-@dataclass(frozen=True)
-class DatasetEntry:
+class DatasetEntry(NamedTuple):
     """One caption file as dataset rules see it (small enough to send between processes).
 
     ``tags`` / ``sentences`` are None when the file could not be decoded.
@@ -150,3 +149,9 @@ class DatasetContext:
     roots: list[Path] = field(default_factory=list)
     config: CheckConfig = field(default_factory=CheckConfig)
     db: TagDB | None = None
+
+    @cached_property
+    def shared(self) -> dict[str, object]:
+        """Work the dataset rules share, computed on first use (the posting index of
+        ``_rules_dataset.DatasetIndex``): one pass over the captions instead of one per rule."""
+        return {}

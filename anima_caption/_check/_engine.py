@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import sys
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from anima_caption._check._configfile import LoadedConfig, RuleSelection, ignored_for, is_excluded
 from anima_caption._check._context import (
@@ -36,6 +39,7 @@ from anima_caption._io import (
     unified_diff,
     walk_dataset,
 )
+from anima_caption._kinds import Kind
 from anima_caption._parse import parse
 
 if TYPE_CHECKING:
@@ -88,10 +92,17 @@ class CheckResult:
         return sum(1 for d in self.records if d.severity is error)
 
 
-@dataclass
 class _Active:
-    rule: Rule
-    severity: Severity
+    """A rule switched on for this run, with what every diagnostic of it repeats."""
+
+    __slots__ = ("code", "rule", "severity", "slug", "url")
+
+    def __init__(self, rule: Rule, severity: Severity) -> None:
+        self.rule = rule
+        self.severity = severity
+        self.code = rule.code
+        self.slug = rule.slug
+        self.url = rule.url()
 
 
 # A tag rule's finding with positions relative to the tag's start: (active rule, message,
@@ -172,17 +183,16 @@ class Checker:
         ignored = ignored_for(ctx.path, self.loaded)
         out: list[DiagnosticRecord] = []
         text = ctx.text
-        one_line = "\n" not in text and "\r" not in text
+        breaks = _line_breaks(text)
         if self._tag_rules and ctx.caption is not None:
-            self._check_tags(ctx, ignored, one_line, out)
+            self._check_tags(ctx, ignored, breaks, out)
         display = ctx.display
         for active in self._caption_rules:
-            rule = active.rule
-            if rule.code in ignored:
+            if active.code in ignored:
                 continue
             out.extend(
-                _record(active, finding.message, finding.span, finding.fix, display, text, one_line)
-                for finding in rule.check(ctx)
+                _record(active, finding.message, finding.span, finding.fix, display, text, breaks)
+                for finding in active.rule.check(ctx)
             )
         return out
 
@@ -190,7 +200,7 @@ class Checker:
         self,
         ctx: CaptionContext,
         ignored: frozenset[str],
-        one_line: bool,
+        breaks: list[int] | None,
         out: list[DiagnosticRecord],
     ) -> None:
         """The tag rules' findings: replayed from the memo for spellings met before."""
@@ -204,7 +214,7 @@ class Checker:
             if templates is None:
                 new.append(tag)
             elif templates:
-                _replay(templates, tag.span[0], ignored, display, text, one_line, out)
+                _replay(templates, tag.span[0], ignored, display, text, breaks, out)
         if not new:
             return
         if len(memo) + len(new) > TAG_MEMO_LIMIT:
@@ -220,7 +230,7 @@ class Checker:
             if templates is None:
                 templates = memo[tag.raw] = self._templates(tag, info, ctx)
             if templates:
-                _replay(templates, tag.span[0], ignored, display, text, one_line, out)
+                _replay(templates, tag.span[0], ignored, display, text, breaks, out)
 
     def _templates(self, tag: Tag, info: object, ctx: CaptionContext) -> tuple[_Template, ...]:
         """Every tag rule's findings for ``tag``, with positions relative to its start."""
@@ -254,7 +264,7 @@ class Checker:
                 if rule.code in ignored_for(Path(path), self.loaded):
                     continue
                 out.append(
-                    _record(active, finding.message, finding.span, finding.fix, path, "", False)
+                    _record(active, finding.message, finding.span, finding.fix, path, "", [])
                 )
         return out
 
@@ -338,8 +348,9 @@ class Checker:
     ) -> None:
         if outcome.write is not None and writer is not None:
             writer.add(outcome.entry.path, *outcome.write)
-        result.records.extend(outcome.diagnostics)
-        result.sources[outcome.entry.display] = outcome.text
+        if outcome.diagnostics:
+            result.records.extend(outcome.diagnostics)
+            result.sources[outcome.entry.display] = outcome.text
         result.fixed += outcome.resolved
         if outcome.diff:
             result.diffs.append(outcome.diff)
@@ -348,6 +359,15 @@ class Checker:
 
     def check_file(self, path: Path, fix: bool, unsafe: bool, write: bool) -> FileOutcome:
         """Check (and fix) one caption file."""
+        ctx, diagnostics, resolved, diff, pending = self._check_file(path, fix, unsafe, write)
+        if len(self._summaries) > TAG_MEMO_LIMIT:
+            self._summaries.clear()
+        entry = DatasetEntry.of(ctx, self._summaries)
+        return FileOutcome(entry, ctx.text, diagnostics, resolved, diff, pending)
+
+    def _check_file(
+        self, path: Path, fix: bool, unsafe: bool, write: bool
+    ) -> tuple[CaptionContext, list[DiagnosticRecord], int, str, tuple[bytes, bytes] | None]:
         ctx = self.context(path)
         diagnostics = self.check_caption(ctx)
         resolved = 0
@@ -357,10 +377,7 @@ class Checker:
             ctx, diagnostics, resolved, diff, pending = self._fix_file(
                 ctx, diagnostics, unsafe, write
             )
-        if len(self._summaries) > TAG_MEMO_LIMIT:
-            self._summaries.clear()
-        entry = DatasetEntry.of(ctx, self._summaries)
-        return FileOutcome(entry, ctx.text, diagnostics, resolved, diff, pending)
+        return ctx, diagnostics, resolved, diff, pending
 
     def _run_serial(
         self,
@@ -386,15 +403,23 @@ class Checker:
         db_path = self.db.path if self.db is not None and self.db.has_danbooru_data else None
         size = max(1, min(_CHUNK, -(-len(paths) // (workers * 4))))
         chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+        tasks = [([str(p) for p in chunk], options) for chunk in chunks]
+        summaries: dict[str, TagSummary] = {}
         done = 0
         with ProcessPoolExecutor(
             max_workers=workers,
             initializer=_worker_init,
             initargs=(self.loaded, db_path, self._selection),
         ) as pool:
-            for outcomes in pool.map(_worker_run, [(chunk, options) for chunk in chunks]):
-                yield from outcomes
-                done += len(outcomes)
+            # Results come back in submission order and every worker takes its chunks in
+            # that order, so a tag summary a worker sent with an earlier chunk is known here
+            # before a later chunk of that worker refers to it by its spelling.
+            for chunk, (new, packed) in zip(chunks, pool.map(_worker_run, tasks), strict=True):
+                for key, (text, name, kind, kaomoji) in new.items():
+                    summaries[key] = TagSummary(text, name, _KINDS[kind], kaomoji)
+                for path, item in zip(chunk, packed, strict=True):
+                    yield _unpack(path, item, summaries)
+                done += len(packed)
                 if progress is not None:
                     progress(done, len(paths))
 
@@ -497,6 +522,29 @@ class FixOutcome:
     drop_bom: bool
 
 
+_BREAK = re.compile(r"\n|\r(?!\n)")
+
+
+def _line_breaks(text: str) -> list[int] | None:
+    """Offsets of the characters that end a line (``\\r\\n`` counts at its ``\\n``); None
+    for a text on one line, where a column is simply the offset plus one."""
+    if "\n" not in text and "\r" not in text:
+        return None
+    return [m.start() for m in _BREAK.finditer(text)]
+
+
+def _position(text: str, breaks: list[int] | None, offset: int) -> tuple[int, int]:
+    """:func:`line_column` of ``offset``, with the line ends found once per text."""
+    if breaks is None:
+        return 1, offset + 1
+    if 0 < offset < len(text) and text[offset - 1] == "\r" and text[offset] == "\n":
+        return line_column(text, offset)  # inside a CRLF pair: the slow, exact answer
+    before = bisect_left(breaks, min(offset, len(text)))
+    if before == 0:
+        return 1, max(offset, 0) + 1
+    return before + 1, offset - breaks[before - 1]
+
+
 def _record(
     active: _Active,
     message: str,
@@ -504,34 +552,43 @@ def _record(
     fix: FixRecord | None,
     path: str,
     text: str,
-    one_line: bool,
+    breaks: list[int] | None,
 ) -> DiagnosticRecord:
-    """A finding as a diagnostic record (``one_line``: ``text`` has no line breaks, so a
-    column is the offset plus one)."""
-    rule = active.rule
+    """A finding as a diagnostic record (``breaks``: from :func:`_line_breaks`)."""
     if span is None:
         line = column = end_line = end_column = 1
-    elif one_line:
+    elif breaks is None:
         line = end_line = 1
         column = span[0] + 1
         end_column = span[1] + 1
     else:
-        line, column = line_column(text, span[0])
-        end_line, end_column = line_column(text, span[1])
-    return DiagnosticRecord(
-        path,
-        line,
-        column,
-        rule.code,
-        rule.slug,
-        active.severity,
-        message,
-        end_line,
-        end_column,
-        span,
-        fix,
-        rule.url(),
+        line, column = _position(text, breaks, span[0])
+        end_line, end_column = _position(text, breaks, span[1])
+    return _new_record(
+        (
+            path,
+            line,
+            column,
+            active.code,
+            active.slug,
+            active.severity,
+            message,
+            end_line,
+            end_column,
+            span,
+            fix,
+            active.url,
+        )
     )
+
+
+# Named tuples built from a tuple in C (their own constructor is a Python function): the
+# engine makes one per diagnostic, millions in a large run.
+_new_record: Callable[[tuple[Any, ...]], DiagnosticRecord] = partial(
+    tuple.__new__, DiagnosticRecord
+)
+_new_fix: Callable[[tuple[Any, ...]], FixRecord] = partial(tuple.__new__, FixRecord)
+_new_edit: Callable[[tuple[Any, ...]], EditRecord] = partial(tuple.__new__, EditRecord)
 
 
 def _replay(
@@ -540,24 +597,24 @@ def _replay(
     ignored: frozenset[str],
     path: str,
     text: str,
-    one_line: bool,
+    breaks: list[int] | None,
     out: list[DiagnosticRecord],
 ) -> None:
     """A tag's remembered findings, moved to the tag's position ``start``."""
     for active, message, span, fix in templates:
-        if active.rule.code in ignored:
+        if ignored and active.code in ignored:
             continue
-        out.append(
-            _record(
-                active,
-                message,
-                None if span is None else (span[0] + start, span[1] + start),
-                None if fix is None else fix.shifted(start),
-                path,
-                text,
-                one_line,
+        if fix is not None:
+            fix = _new_fix(
+                (
+                    fix[0],
+                    fix[1],
+                    tuple([_new_edit((e[0] + start, e[1] + start, e[2])) for e in fix[2]]),
+                )
             )
-        )
+        if span is not None:
+            span = (span[0] + start, span[1] + start)
+        out.append(_record(active, message, span, fix, path, text, breaks))
 
 
 def _applicable(diagnostic: DiagnosticRecord, unsafe: bool) -> bool:
@@ -682,7 +739,31 @@ def _worker_count(jobs: int, files: int) -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+# -- worker processes -------------------------------------------------------------------------
+#
+# What a worker sends back is made of plain tuples, strings and numbers, which pickle in C:
+# named tuples, dataclasses, enums and paths each cost a Python call to pickle and another to
+# unpickle, which for a dataset of 100,000 files was more than the checking itself. A tag's
+# summary travels once per worker; files refer to it by the tag's spelling.
+
 _WORKER: Checker | None = None
+_SENT: set[str] = set()
+_KINDS = {kind.value: kind for kind in Kind}
+_SEVERITIES = {severity.value: severity for severity in Severity}
+_APPLICABILITIES = {a.value: a for a in Applicability}
+
+# (display, tag spellings or None, sentences, text ('' without diagnostics), diagnostics,
+#  fixes resolved, diff, (bytes read, fixed bytes) or None)
+_Packed = tuple[
+    str,
+    tuple[str, ...] | None,
+    tuple[str, ...],
+    str,
+    list[tuple[Any, ...]],
+    int,
+    str,
+    tuple[bytes, bytes] | None,
+]
 
 
 def _worker_init(loaded: LoadedConfig, db_path: Path | None, selection: RuleSelection) -> None:
@@ -691,9 +772,70 @@ def _worker_init(loaded: LoadedConfig, db_path: Path | None, selection: RuleSele
 
     db = TagDB.open(db_path) if db_path is not None else None
     _WORKER = Checker(loaded, db, selection)
+    _SENT.clear()
 
 
-def _worker_run(task: tuple[list[Path], tuple[bool, bool, bool]]) -> list[FileOutcome]:
-    assert _WORKER is not None
+def _worker_run(
+    task: tuple[list[str], tuple[bool, bool, bool]],
+) -> tuple[dict[str, tuple[str, str, str, bool]], list[_Packed]]:
+    """Check one chunk: the tag summaries not sent before, and each file packed."""
+    checker = _WORKER
+    assert checker is not None
     paths, options = task
-    return [_WORKER.check_file(path, *options) for path in paths]
+    new: dict[str, tuple[str, str, str, bool]] = {}
+    packed: list[_Packed] = []
+    for raw in paths:
+        ctx, diagnostics, resolved, diff, pending = checker._check_file(Path(raw), *options)
+        caption = ctx.caption
+        keys: tuple[str, ...] | None = None
+        sentences: tuple[str, ...] = ()
+        if caption is not None:
+            keys = tuple([tag.raw for tag in caption.tags])
+            for tag in caption.tags:
+                if tag.raw not in _SENT:
+                    _SENT.add(tag.raw)
+                    new[tag.raw] = (tag.text, tag.name, tag.kind.value, tag.kaomoji)
+            sentences = tuple(s.text for s in caption.sentences)
+        packed.append(
+            (
+                ctx.display,
+                keys,
+                sentences,
+                ctx.text if diagnostics else "",
+                [_wire(d) for d in diagnostics],
+                resolved,
+                diff,
+                pending,
+            )
+        )
+    return new, packed
+
+
+def _wire(record: DiagnosticRecord) -> tuple[Any, ...]:
+    fix = record.fix
+    return (
+        *record[:5],
+        str(record.severity),  # the plain value: an enum member pickles through Python
+        *record[6:10],
+        None
+        if fix is None
+        else (str(fix.applicability), fix.message, tuple(map(tuple, fix.edits))),
+        record.url,
+    )
+
+
+def _unwire(wire: tuple[Any, ...]) -> DiagnosticRecord:
+    fix = wire[10]
+    if fix is not None:
+        applicability, message, edits = fix
+        fix = _new_fix(
+            (_APPLICABILITIES[applicability], message, tuple([_new_edit(e) for e in edits]))
+        )
+    return _new_record((*wire[:5], _SEVERITIES[wire[5]], *wire[6:10], fix, wire[11]))
+
+
+def _unpack(path: Path, packed: _Packed, summaries: dict[str, TagSummary]) -> FileOutcome:
+    display, keys, sentences, text, wires, resolved, diff, pending = packed
+    tags = None if keys is None else tuple(map(summaries.__getitem__, keys))
+    entry = DatasetEntry(path, display, tags, sentences)
+    return FileOutcome(entry, text, [_unwire(w) for w in wires], resolved, diff, pending)

@@ -113,3 +113,14 @@ def test_records_and_models_carry_the_same_diagnostics(db: TagDB) -> None:
     assert [Diagnostic.from_record(r) for r in records] == models
     assert [m.record() for m in models] == records
     assert all(m == Diagnostic.model_validate(m.model_dump()) for m in models)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="ab \r\n,", max_size=40))
+def test_positions_from_line_breaks_equal_line_column(text: str) -> None:
+    from anima_caption._check._engine import _line_breaks, _position
+    from anima_caption._errors import line_column
+
+    breaks = _line_breaks(text)
+    for offset in range(len(text) + 1):
+        assert _position(text, breaks, offset) == line_column(text, offset), (text, offset)
