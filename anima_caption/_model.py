@@ -26,7 +26,7 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     raw: str
     """The item's exact source text."""
@@ -117,7 +117,7 @@ Item = Annotated[
 class Header(BaseModel):
     """The dataset header of non-anime data: ``ye-pop`` / ``deviantart`` and an optional title."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     raw: str
     """The header lines exactly as written, line ends included."""
@@ -131,7 +131,7 @@ class Header(BaseModel):
 class Caption(BaseModel):
     """A parsed caption. ``str(caption)`` is exactly the text it was parsed from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     header: Header | None = None
     lead: str = ""
@@ -190,8 +190,9 @@ def _walk_errors(items: tuple[Item, ...]) -> Iterator[ErrorItem]:
             yield from _walk_errors(item.items)
 
 
-Group.model_rebuild()
-Caption.model_rebuild()
+# Forward references (Group holds items, Caption holds both) resolve when a schema is first
+# needed: defer_build keeps building validators off the import path (`check` in pre-commit
+# builds caption models without validating them).
 _NESTED: frozenset[type[BaseModel]] = frozenset({ErrorItem, Group})
 
 

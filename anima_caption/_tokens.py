@@ -16,14 +16,15 @@ Splitting a caption into pieces is itself most of the cost (a regex pass over ~6
 characters), and the pieces regroup at every ``", "`` into segments that repeat across a
 dataset (`` long hair,``): a caption is counted as the sum of its segments, whose counts
 are remembered in memory, so a caption of known tags costs a dictionary lookup per tag and
-no regex (see ``_PieceCounter._count_parts`` for why the sum is exact).
+no regex (see ``_PieceCounter._count_parts`` for why the sum is exact). The segment counts
+are kept in the cache file too, so a pre-commit run over known captions neither loads the
+vocabulary nor compiles the pre-token pattern.
 """
 
 from __future__ import annotations
 
 import atexit
 import marshal
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,13 +32,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from anima_caption._data import cache_dir
+
 _PIECES = re.compile(r"[A-Za-z]+|[0-9]|[^\sA-Za-z0-9]")
 # The Qwen3-0.6B tokenizer (Anima's text encoder) is the `qwen.tiktoken` vocabulary with
 # the Qwen2 pre-token pattern; `get_tokenizer` picks both for this model name.
 _MODEL = "Qwen/Qwen3-0.6B"
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _CACHE_LIMIT = 200_000  # pieces kept in the cache file (a few MB at most)
-_CACHE_ENV = "ANIMA_CAPTION_CACHE_DIR"
 _SEGMENT_LIMIT = 100_000  # remembered segment counts, per kind (cleared when full)
 
 
@@ -54,19 +56,28 @@ class _PieceCounter:
     """Exact Qwen3 token counts, summed over pre-token pieces with a persistent cache."""
 
     def __init__(self, vocab_file: Path, pattern: str) -> None:
-        import regex  # tiktoken's own dependency: the pattern needs \\p{L} classes
-
         stat = vocab_file.stat()
         self._key = f"{_CACHE_FORMAT}:{_MODEL}:{stat.st_size}:{stat.st_mtime_ns}"
-        self._pattern: Any = regex.compile(pattern)
-        self._path = _cache_dir() / "qwen3-piece-tokens.marshal"
-        self._counts: dict[str, int] = self._load()
+        self._pattern_text = pattern
+        self._compiled: Any = None
+        self._path = cache_dir() / "qwen3-piece-tokens.marshal"
         self._new = 0
         self._saving = False
-        # Segment counts (see `_count_parts`); in memory only, rebuilt from `_counts`.
+        # Piece counts, and segment counts (see `_count_parts`), as the cache file has them.
+        self._counts: dict[str, int] = {}
         self._heads: dict[str, int] = {}
         self._middles: dict[str, int] = {}
         self._ends: dict[str, int] = {}
+        self._load()
+
+    @property
+    def _pattern(self) -> Any:
+        """The pre-token pattern, compiled when a text must be split into pieces."""
+        if self._compiled is None:
+            import regex  # tiktoken's own dependency: the pattern needs \\p{L} classes
+
+            self._compiled = regex.compile(self._pattern_text)
+        return self._compiled
 
     def count(self, text: str) -> int:
         text = unicodedata.normalize("NFC", text)  # ASCII returns at once: it is NFC
@@ -123,6 +134,7 @@ class _PieceCounter:
         if len(memory) >= _SEGMENT_LIMIT:
             memory.clear()
         tokens = memory[part] = self._count_pieces(segment)
+        self._remember()
         return tokens
 
     def _count_pieces(self, text: str) -> int:
@@ -137,15 +149,17 @@ class _PieceCounter:
             total += tokens
         return total
 
-    def _load(self) -> dict[str, int]:
+    def _load(self) -> None:
         try:
             data = marshal.loads(self._path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
-            return {}
+            return
         if not isinstance(data, dict) or data.get("key") != self._key:
-            return {}
-        counts = data.get("counts")
-        return counts if isinstance(counts, dict) else {}
+            return
+        for name in ("counts", "heads", "middles", "ends"):
+            found = data.get(name)
+            if isinstance(found, dict):
+                setattr(self, f"_{name}", found)
 
     def _remember(self) -> None:
         self._new += 1
@@ -157,26 +171,23 @@ class _PieceCounter:
         """Write the cache (atomically; a failure to write only costs speed next time)."""
         if not self._new:
             return
-        counts = self._counts
-        if len(counts) > _CACHE_LIMIT:
-            counts = dict(list(counts.items())[-_CACHE_LIMIT:])
+        data: dict[str, Any] = {"key": self._key}
+        for name, limit in (
+            ("counts", _CACHE_LIMIT),
+            ("heads", _SEGMENT_LIMIT),
+            ("middles", _SEGMENT_LIMIT),
+            ("ends", _SEGMENT_LIMIT),
+        ):
+            found: dict[str, int] = getattr(self, f"_{name}")
+            data[name] = dict(list(found.items())[-limit:]) if len(found) > limit else found
         try:
             from anima_caption._io import write_atomic
 
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self._path, marshal.dumps({"key": self._key, "counts": counts}))
+            write_atomic(self._path, marshal.dumps(data))
             self._new = 0
         except OSError:
             pass
-
-
-def _cache_dir() -> Path:
-    configured = os.environ.get(_CACHE_ENV)
-    if configured:
-        return Path(configured)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("anima-caption", appauthor=False))
 
 
 @cache

@@ -74,22 +74,24 @@ def test_known_pieces_are_counted_without_loading_the_vocabulary(tmp_path: Path)
     script = (
         "import sys; from anima_caption import _tokens\n"
         "n = _tokens.count_tokens(sys.argv[1]).tokens\n"
-        "print(n, _tokens._tokenizer.cache_info().currsize)\n"
+        "counter = _tokens._counter()\n"
+        "print(n, _tokens._tokenizer.cache_info().currsize, int(counter._compiled is None))\n"
     )
     env = {**os.environ, "ANIMA_CAPTION_CACHE_DIR": str(tmp_path / "shared-cache")}
 
-    def run() -> tuple[int, int]:
+    def run() -> tuple[int, int, int]:
         out = subprocess.run(
             [sys.executable, "-c", script, text], env=env, capture_output=True, text=True,
             check=True,
         ).stdout.split()
-        return int(out[0]), int(out[1])
+        return int(out[0]), int(out[1]), int(out[2])
 
-    first, loaded_first = run()
-    second, loaded_second = run()
+    first, loaded_first, _ = run()
+    second, loaded_second, no_pattern = run()
     assert first == second == _exact(text)
     assert loaded_first == 1  # new pieces: the vocabulary was needed
     assert loaded_second == 0  # all pieces cached: it was not
+    assert no_pattern == 1  # all segments cached: not even the pre-token pattern was compiled
     assert (tmp_path / "shared-cache" / "qwen3-piece-tokens.marshal").is_file()
 
 

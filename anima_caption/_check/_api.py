@@ -25,7 +25,7 @@ def _checker(
     ignore: Sequence[str] | None,
 ) -> Checker:
     if config is None:
-        settings = CheckConfig()
+        settings = CheckConfig.defaults()
     elif isinstance(config, CheckConfig):
         settings = config
     else:

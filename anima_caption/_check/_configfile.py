@@ -185,7 +185,7 @@ def config_for(start: Path, explicit: str | None) -> LoadedConfig:
     found = find_config(start)
     if found is not None:
         return load_config(found)
-    return LoadedConfig(config=CheckConfig(), path=None, root=Path.cwd())
+    return LoadedConfig(config=CheckConfig.defaults(), path=None, root=Path.cwd())
 
 
 def config_json_schema() -> dict[str, Any]:

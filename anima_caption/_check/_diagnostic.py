@@ -43,7 +43,7 @@ class Applicability(StrEnum):
 class Edit(BaseModel):
     """Replace ``text[start:end]`` (code-point offsets) with ``content``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     start: int
     end: int
@@ -53,7 +53,7 @@ class Edit(BaseModel):
 class Fix(BaseModel):
     """One or more non-overlapping edits that resolve a diagnostic."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     applicability: Applicability
     message: str
@@ -68,7 +68,7 @@ class Diagnostic(BaseModel):
     ``span = None``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     code: str
     slug: str

@@ -287,7 +287,8 @@ def frame_lines(text: str, span: tuple[int, int], width: int = FRAME_WIDTH) -> t
     line = text[line_start:line_end].replace("\t", " ")
     rel_start, rel_end = start - line_start, end - line_start
 
-    widths = [_char_width(c) for c in line]
+    # Display width per character (ASCII: one each, without asking unicodedata 600 times).
+    widths = [1] * len(line) if line.isascii() else [_char_width(c) for c in line]
     total = sum(widths)
     lo, hi = 0, len(line)
     if total > width:

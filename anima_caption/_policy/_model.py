@@ -41,7 +41,7 @@ DEFAULT_VARIABLE: tuple[str, ...] = (
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class DirectionalAttribute(_Model):

@@ -558,6 +558,23 @@ class TagDB:
         resolved = self._canonical(key)
         return self._implied_all(resolved[0] if resolved else key)
 
+    def _prefetch_closures(self, keys: Iterable[str]) -> None:
+        """Fetch the relations of ``keys`` and of everything they imply, one query per
+        level for the whole batch (a caption's tags at once, instead of a query per level
+        for each tag: the cold start of ``check`` asked SQLite ~800 times for 53 files)."""
+        closure = self._closure
+        level = [k for k in dict.fromkeys(keys) if k not in closure]
+        seen: set[str] = set(level)
+        while level:
+            self._prefetch_relations(level)
+            following: list[str] = []
+            for node in level:
+                for implied in self._direct_implications(node):
+                    if implied not in seen and implied not in closure:
+                        seen.add(implied)
+                        following.append(implied)
+            level = following
+
     def _implied_all(self, key: str) -> tuple[str, ...]:
         cached = self._closure.get(key)
         if cached is not None:
@@ -619,6 +636,13 @@ class TagDB:
         """
         written = list(tags)
         memo = self._implied_memo
+        if self._implications is None:
+            new = [db_key(t) for t in written if t not in memo]
+            if new:  # their aliases and implication chains, fetched in a few queries
+                self._prefetch_relations(new)
+                self._prefetch_closures(
+                    [resolved[0] if (resolved := self._canonical(k)) else k for k in new]
+                )
         canon: dict[str, str] = {}
         closures: list[tuple[str, str, frozenset[str]]] = []
         for text in written:
@@ -725,7 +749,7 @@ class TagDB:
 
     def _build_infos(self, wanted: dict[str, str], found: dict[str, TagInfo]) -> None:
         """Put ``query -> TagInfo`` into ``found`` for each ``key -> query`` of ``wanted``."""
-        self._prefetch_relations(wanted)
+        self._prefetch_closures(wanted)
         relations = self._relations
         relations_of = self._relations_of
         sources = self._sources

@@ -685,3 +685,12 @@ def test_pre_commit_hooks() -> None:
     assert dataset["pass_filenames"] is False
     assert "--select DS" in dataset["entry"]
     assert "--ignore DS" in by_id["anima-caption-check"]["entry"]
+
+
+def test_defaults_built_without_validation_equal_validated_defaults() -> None:
+    """``CheckConfig.defaults()`` skips validation for speed; it must be the same config."""
+    built = CheckConfig.defaults()
+    validated = CheckConfig()
+    assert built == validated
+    assert built.model_dump() == validated.model_dump()
+    assert built.model_fields_set == validated.model_fields_set
