@@ -131,9 +131,12 @@ class Checker:
             if rule_cls.needs_db and not has_db:
                 continue
             self.active.append(_Active(rule_cls(), severity))
+        # Rules with nothing to check under this config are listed as active (SARIF's rules
+        # array, docs links) but not run.
+        self._runs = [a for a in self.active if type(a.rule).applies(self.config)]
         self.lookup = db if has_db else None
         self._selection = selection
-        caption_scope = [a for a in self.active if a.rule.scope == "caption"]
+        caption_scope = [a for a in self._runs if a.rule.scope == "caption"]
         self._tag_rules = [a for a in caption_scope if isinstance(a.rule, TagRule)]
         self._caption_rules = [
             a for a in caption_scope if not isinstance(a.rule, TagRule) or type(a.rule).per_caption
@@ -255,7 +258,7 @@ class Checker:
     def check_dataset(self, dataset: DatasetContext) -> list[DiagnosticRecord]:
         """Diagnostics of the dataset rules."""
         out: list[DiagnosticRecord] = []
-        for active in self.active:
+        for active in self._runs:
             rule = active.rule
             if rule.scope != "dataset":
                 continue

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 from anima_caption._check._diagnostic import Applicability, FixRecord, Severity, rule_url
 
 if TYPE_CHECKING:
+    from anima_caption._check._config import CheckConfig
     from anima_caption._check._context import CaptionContext, DatasetContext
     from anima_caption._model import Tag
     from anima_caption._tagdb import TagInfo
@@ -47,6 +48,12 @@ class Rule:
             if cls.code in _REGISTRY:
                 raise RuntimeError(f"rule code {cls.code} used twice")
             _REGISTRY[cls.code] = cls
+
+    @classmethod
+    def applies(cls, config: CheckConfig) -> bool:
+        """False when ``config`` leaves the rule nothing to check (a policy rule without a
+        policy, a trigger rule without triggers): the engine then does not run it at all."""
+        return True
 
     @classmethod
     def family(cls) -> str:

@@ -21,6 +21,7 @@ from anima_caption._normalize import db_key, tag_name
 from anima_caption._vocab import vocabulary
 
 if TYPE_CHECKING:
+    from anima_caption._check._config import CheckConfig
     from anima_caption._check._context import CaptionContext
     from anima_caption._tagdb import TagInfo
 
@@ -1137,6 +1138,10 @@ class AmbiguousPhrase(_CaptionRule):
     slug = "ambiguous-phrase"
     fix = DISPLAY
 
+    @classmethod
+    def applies(cls, config: CheckConfig) -> bool:
+        return bool(config.phrases)
+
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         phrases = ctx.config.phrases
         if not phrases:
@@ -1262,6 +1267,10 @@ class MissingTrigger(_CaptionRule):
     slug = "missing-trigger"
     severity = Severity.ERROR
 
+    @classmethod
+    def applies(cls, config: CheckConfig) -> bool:
+        return bool(config.triggers) and config.require_trigger
+
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         triggers = ctx.config.triggers
         if not triggers or not ctx.config.require_trigger:
@@ -1292,6 +1301,10 @@ class RequiredPrefix(_CaptionRule):
     code = "TR002"
     slug = "required-prefix"
     fix = UNSAFE
+
+    @classmethod
+    def applies(cls, config: CheckConfig) -> bool:
+        return bool(config.required_prefix)
 
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         prefix = [db_key(p) for p in ctx.config.required_prefix]

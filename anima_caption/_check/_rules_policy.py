@@ -46,6 +46,10 @@ def _load(path: str) -> Policy:
 class _PolicyRule(Rule):
     """Caption rules that run only with a policy and a decoded caption."""
 
+    @classmethod
+    def applies(cls, config: CheckConfig) -> bool:
+        return config.policy is not None
+
     def check(self, ctx: CaptionContext) -> Iterator[Finding]:
         policy = policy_of(ctx.config)
         if policy is None or ctx.caption is None:
