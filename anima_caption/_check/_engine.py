@@ -717,6 +717,13 @@ def _display(path: Path) -> str:
     if not path.is_absolute() and ".." not in path.parts:
         return path.as_posix()  # already relative to the working folder: no system calls
     cwd = os.getcwd()  # noqa: PTH109 - a string key for the cache below
+    if os.sep == "/":  # the common case by string: a dataset walk names thousands of files
+        raw = str(path)
+        prefix = _CWD_PREFIX.get(cwd)
+        if prefix is None:
+            prefix = _CWD_PREFIX[cwd] = Path(cwd).resolve().as_posix().rstrip("/") + "/"
+        if raw.startswith(prefix) and "/../" not in raw and "/./" not in raw:
+            return raw[len(prefix) :]
     if path.is_absolute() and ".." not in path.parts:
         resolved_cwd = _RESOLVED_CWD.get(cwd)
         if resolved_cwd is None:
@@ -732,6 +739,7 @@ def _display(path: Path) -> str:
 
 
 _RESOLVED_CWD: dict[str, Path] = {}
+_CWD_PREFIX: dict[str, str] = {}
 
 
 def _worker_count(jobs: int, files: int) -> int:
