@@ -1,23 +1,165 @@
-"""Dataset rules: they read every caption of a dataset at once (and the images beside them)."""
+"""Dataset rules: they read every caption of a dataset at once (and the images beside them).
+
+A run checks 100,000 captions at thousands of files a second, and these rules run in the main
+process after the workers, so they share one :class:`DatasetIndex` (built on first use and
+kept on the :class:`DatasetContext`): each caption's tag texts as a frozenset, the first file
+holding each text, and per-text counts. Per caption that is a few set operations done in C,
+instead of a dict or set built per rule and caption in Python.
+"""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Collection, Iterable, Iterator
+from functools import cached_property
+from operator import attrgetter, itemgetter
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from anima_caption._check._registry import Finding, Rule
 from anima_caption._kinds import Kind
 
 if TYPE_CHECKING:
-    from anima_caption._check._context import DatasetContext, DatasetEntry
+    from anima_caption._check._context import DatasetContext, DatasetEntry, TagSummary
+
+_EMPTY: frozenset[str] = frozenset()
+_text_of = itemgetter(0)  # TagSummary.text
+_tags_of = attrgetter("tags")
 
 
-def _stem_key(path: Path) -> Path:
-    return path.with_suffix("")
+class DatasetIndex:
+    """What the dataset rules share, computed once per dataset (each part on first use).
+
+    Relies on what :meth:`DatasetEntry.of` guarantees: a tag's name, kind and kaomoji flag
+    follow from its text (one parse, one database and one configuration per run), so one
+    summary per text stands for every occurrence.
+    """
+
+    def __init__(self, captions: list[DatasetEntry], images: list[Path]) -> None:
+        self.captions = captions
+        self.images = images
+        #: Per caption: the texts of its tags (None when the file could not be decoded).
+        self.texts: list[frozenset[str] | None] = []
+        #: Per text, in order of first appearance: the first caption holding it, and a
+        #: summary of the tag. Only captions bringing a new text are looked at tag by tag.
+        self.first: dict[str, int] = {}
+        self.summary: dict[str, TagSummary] = {}
+        first, summary, append = self.first, self.summary, self.texts.append
+        seen: set[str] = set()
+        for i, tags in enumerate(map(_tags_of, captions)):
+            if tags is None:
+                append(None)
+                continue
+            texts = frozenset(map(_text_of, tags))
+            append(texts)
+            if texts <= seen:
+                continue
+            seen |= texts
+            for tag in tags:
+                text = tag.text
+                if text not in first:
+                    first[text] = i
+                    summary[text] = tag
+
+    @cached_property
+    def counts(self) -> Counter[str]:
+        """How many captions hold each text."""
+        return Counter(itertools.chain.from_iterable(filter(None, self.texts)))
+
+    def counts_of(self, texts: Collection[str]) -> Counter[str]:
+        """How many captions hold each of ``texts`` (and perhaps other texts)."""
+        if "counts" in self.__dict__ or 2 * len(texts) > len(self.summary):
+            return self.counts
+        # Intersecting each caption's set with a few texts costs one lookup per tag,
+        # counting every text three dict operations.
+        wanted = frozenset(texts).intersection
+        return Counter(itertools.chain.from_iterable(map(wanted, filter(None, self.texts))))
+
+    @cached_property
+    def tagged(self) -> list[int]:
+        """The captions with at least one tag."""
+        return [i for i, texts in enumerate(self.texts) if texts]
+
+    @cached_property
+    def by_name(self) -> dict[str, list[str]]:
+        """Tag name → the texts with that name (``@kanachan`` and ``kanachan``)."""
+        out: dict[str, list[str]] = {}
+        for text, tag in self.summary.items():
+            spellings = out.get(tag.name)
+            if spellings is None:
+                out[tag.name] = [text]
+            else:
+                spellings.append(text)
+        return out
+
+    def holders(self, texts: Iterable[str]) -> dict[str, list[int]]:
+        """The captions holding each of ``texts``, in order (one pass for all of them)."""
+        out: dict[str, list[int]] = {text: [] for text in texts}
+        wanted = frozenset(out)
+        if not wanted:
+            return out
+        isdisjoint = wanted.isdisjoint
+        for i, own in enumerate(self.texts):
+            if own and not isdisjoint(own):
+                for text in wanted.intersection(own):
+                    out[text].append(i)
+        return out
+
+    @cached_property
+    def posix(self) -> bool:
+        """True when every path is a POSIX path: its string is then its normal form, and
+        comparing strings is comparing paths (and several times faster)."""
+        return all(isinstance(c.path, PurePosixPath) for c in self.captions) and all(
+            isinstance(p, PurePosixPath) for p in self.images
+        )
+
+    @cached_property
+    def caption_keys(self) -> list[object]:
+        """Per caption: its path without the extension (see :func:`_stem_key`)."""
+        posix = self.posix
+        return [_stem_key(c.path, posix) for c in self.captions]
+
+    @cached_property
+    def image_keys(self) -> list[object]:
+        """Per image: its path without the extension (see :func:`_stem_key`)."""
+        posix = self.posix
+        return [_stem_key(p, posix) for p in self.images]
+
+
+def dataset_index(ctx: DatasetContext) -> DatasetIndex:
+    """The index of ``ctx`` (built on first use, then shared by the rules)."""
+    index = ctx.shared.get("index")
+    if (
+        not isinstance(index, DatasetIndex)
+        or index.captions is not ctx.captions
+        or index.images is not ctx.images
+    ):
+        index = ctx.shared["index"] = DatasetIndex(ctx.captions, ctx.images)
+    return index
+
+
+def _stem_key(path: Path, posix: bool) -> object:
+    """``path.with_suffix("")``; for POSIX paths its string, made without a new path."""
+    if not posix:
+        return path.with_suffix("")
+    text = str(path)
+    name = text.rfind("/") + 1
+    dot = text.rfind(".")
+    return text[:dot] if name < dot < len(text) - 1 else text
+
+
+def _parent_key(path: Path, posix: bool) -> object:
+    """``path.parent``; for POSIX paths its string, made without a new path."""
+    if not posix:
+        return path.parent
+    text = str(path)
+    slash = text.rfind("/")
+    if slash < 0:
+        return "."
+    head = text[:slash]
+    return head if head.strip("/") else text[: slash + 1]  # "/" and "//" are roots
 
 
 class ImageWithoutCaption(Rule):
@@ -39,10 +181,13 @@ class ImageWithoutCaption(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        captioned = {_stem_key(c.path) for c in ctx.captions}
+        if not ctx.images:
+            return
+        index = dataset_index(ctx)
+        captioned = set(index.caption_keys)
         extensions = ", ".join(ctx.config.caption_extensions)
-        for image in ctx.images:
-            if _stem_key(image) not in captioned:
+        for image, key in zip(ctx.images, index.image_keys, strict=True):
+            if key not in captioned:
                 yield Finding(f"image has no caption file ({extensions})", path=str(image))
 
 
@@ -65,10 +210,14 @@ class CaptionWithoutImage(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        images = {_stem_key(i) for i in ctx.images}
-        folders_with_images = {i.parent for i in ctx.images}
-        for caption in ctx.captions:
-            if caption.path.parent in folders_with_images and _stem_key(caption.path) not in images:
+        if not ctx.images:
+            return
+        index = dataset_index(ctx)
+        posix = index.posix
+        images = set(index.image_keys)
+        folders_with_images = {_parent_key(i, posix) for i in ctx.images}
+        for caption, key in zip(ctx.captions, index.caption_keys, strict=True):
+            if key not in images and _parent_key(caption.path, posix) in folders_with_images:
                 yield Finding("caption file has no image", path=caption.display)
 
 
@@ -91,12 +240,14 @@ class DuplicateCaption(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        first: dict[tuple[object, ...], DatasetEntry] = {}
-        for caption in ctx.captions:
-            if not caption.tags and not caption.sentences:
+        first: dict[tuple[frozenset[str], tuple[str, ...]], DatasetEntry] = {}
+        setdefault = first.setdefault
+        # The same tag set (as a frozenset: equal sets, whatever the order and repeats).
+        for caption, texts in zip(ctx.captions, dataset_index(ctx).texts, strict=True):
+            sentences = caption.sentences
+            if not texts and not sentences:
                 continue
-            key = (tuple(sorted({t.text for t in caption.tags or ()})), caption.sentences)
-            original = first.setdefault(key, caption)
+            original = setdefault((texts or _EMPTY, sentences), caption)
             if original is not caption:
                 yield Finding(f"same caption as {original.display}", path=caption.display)
 
@@ -129,38 +280,38 @@ class InconsistentSpelling(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        spellings: dict[str, Counter[str]] = defaultdict(Counter)
-        files: dict[str, list[DatasetEntry]] = defaultdict(list)
-        canonical: dict[str, str] = {}
-        squashed: dict[str, str] = {}  # a dataset repeats its tags: squash each name once
-        for caption in ctx.captions:
-            if caption.tags is None:
-                continue
-            for tag in {t.text: t for t in caption.tags if not t.kaomoji}.values():
-                key = squashed.get(tag.name)
-                if key is None:
-                    key = squashed[tag.name] = _squash(tag.name)
-                spellings[key][tag.text] += 1
-                files[tag.text].append(caption)
+        index = dataset_index(ctx)
+        # The spellings of each tag, in order of first appearance: texts whose names squash
+        # to one key, merged with the database's aliases when there is one.
+        spellings: dict[str, list[str]] = defaultdict(list)
+        for text, tag in index.summary.items():
+            if not tag.kaomoji:
+                spellings[_squash(tag.name)].append(text)
         if ctx.db is not None and ctx.db.has_danbooru_data:
-            names = [text for counter in spellings.values() for text in counter]
+            canonical: dict[str, str] = {}
+            names = [text for texts in spellings.values() for text in texts]
             for text, info in zip(names, ctx.db.lookup_many(names), strict=True):
                 if info.canonical is not None:
                     canonical[text] = _squash(info.canonical)
-            merged: dict[str, Counter[str]] = defaultdict(Counter)
-            for key, counter in spellings.items():
-                for text, count in counter.items():
-                    merged[canonical.get(text, key)][text] += count
+            merged: dict[str, list[str]] = defaultdict(list)
+            for key, texts in spellings.items():
+                for text in texts:
+                    merged[canonical.get(text, key)].append(text)
             spellings = merged
-        for counter in spellings.values():
-            if len(counter) < 2:
-                continue
+        groups = [texts for texts in spellings.values() if len(texts) > 1]
+        if not groups:
+            return
+        # Only the tags spelled two ways need their files, and their counts are how many.
+        files = index.holders(text for texts in groups for text in texts)
+        captions = ctx.captions
+        for texts in groups:
+            counter = Counter({text: len(files[text]) for text in texts})
             (main, main_count), *others = counter.most_common()
             for text, _ in others:
-                for caption in files[text]:
+                for i in files[text]:
                     yield Finding(
                         f"'{text}' is spelled '{main}' in {main_count} other caption(s)",
-                        path=caption.display,
+                        path=captions[i].display,
                     )
 
 
@@ -184,29 +335,32 @@ class TriggerConsistency(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        captions = [c for c in ctx.captions if c.tags]
-        if ctx.config.triggers or len(captions) < 3:
+        if ctx.config.triggers:
+            return
+        index = dataset_index(ctx)
+        tagged = index.tagged
+        if len(tagged) < 3:
             return
         has_db = ctx.db is not None and ctx.db.has_danbooru_data
-        counts: Counter[str] = Counter()
-        for caption in captions:
-            counts.update({t.text for t in caption.tags or () if _may_be_trigger(has_db, t.kind)})
-        if not counts:
-            return
-        candidates = [
-            t for t, n in counts.items() if n >= 0.6 * len(captions) and n < len(captions)
-        ]
+        possible = [t for t, tag in index.summary.items() if _may_be_trigger(has_db, tag.kind)]
+        counts = index.counts_of(possible)
+        total = len(tagged)
+        candidates = [t for t in possible if counts[t] >= 0.6 * total and counts[t] < total]
+        if len(candidates) > 1:
+            candidates.sort(key=_first_counted(index, candidates, has_db).__getitem__)
         if ctx.db is not None and ctx.db.has_danbooru_data and candidates:
             infos = ctx.db.lookup_many(candidates)
             candidates = [t for t, i in zip(candidates, infos, strict=True) if not i.known]
+        texts = index.texts
+        captions = ctx.captions
         for trigger in candidates:
-            for caption in captions:
-                if trigger not in {t.text for t in caption.tags or ()}:
+            for i in tagged:
+                if trigger not in texts[i]:  # type: ignore[operator]  # tagged: not None
                     yield Finding(
-                        f"'{trigger}' (in {counts[trigger]} of {len(captions)} captions, likely "
+                        f"'{trigger}' (in {counts[trigger]} of {total} captions, likely "
                         "the trigger) is missing; set `triggers` in the config to make this "
                         "an error",
-                        path=caption.display,
+                        path=captions[i].display,
                     )
 
 
@@ -214,6 +368,21 @@ def _may_be_trigger(has_db: bool, kind: Kind) -> bool:
     if kind in (Kind.UNKNOWN, Kind.CHARACTER, Kind.TRIGGER):
         return True
     return kind is Kind.GENERAL and not has_db
+
+
+def _first_counted(
+    index: DatasetIndex, texts: list[str], has_db: bool
+) -> dict[str, tuple[int, int]]:
+    """The order in which the rule has always listed ``texts``: by the first caption
+    holding them, then as that caption's set of possible triggers iterates (the order of
+    a set of strings is fixed within one process)."""
+    order: dict[str, tuple[int, int]] = {}
+    for i in sorted({index.first[text] for text in texts}):
+        tags = index.captions[i].tags or ()
+        possible = {t.text for t in tags if _may_be_trigger(has_db, t.kind)}
+        for position, text in enumerate(possible):
+            order.setdefault(text, (i, position))
+    return order
 
 
 _WORDS = re.compile(r"[a-z]+")
@@ -239,29 +408,26 @@ class FilenameContradiction(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        tags_of: dict[Path, set[str]] = {}
-        holders: dict[str, list[DatasetEntry]] = defaultdict(list)
-        for caption in ctx.captions:
-            if caption.tags is None:
-                continue
-            names = {t.name for t in caption.tags}
-            tags_of[caption.path] = names
-            for name in names:
-                holders[name].append(caption)
-        for caption in ctx.captions:
-            own = tags_of.get(caption.path)
+        index = dataset_index(ctx)
+        by_name = index.by_name
+        first = index.first
+        captions = ctx.captions
+        findall = _WORDS.findall
+        for caption, own in zip(captions, index.texts, strict=True):
             if own is None:
                 continue
-            words = _WORDS.findall(caption.path.stem.lower())
+            words = findall(caption.path.stem.lower())
+            if not words:
+                continue
             phrases = set(words) | {f"{a} {b}" for a, b in itertools.pairwise(words)}
             for phrase in sorted(phrases):
-                if phrase in own or phrase in ctx.config.triggers:
+                spellings = by_name.get(phrase)  # the texts of the tag named so
+                if spellings is None or phrase in ctx.config.triggers:
                     continue
-                others = [c for c in holders.get(phrase, ()) if c is not caption]
-                if not others:
+                if not own.isdisjoint(spellings):  # this caption has the tag
                     continue
                 # The other file's own name should not claim the tag too (then both agree).
-                witness = others[0]
+                witness = captions[min(first[text] for text in spellings)]
                 yield Finding(
                     f"file name says '{phrase}' but the caption lacks it, while "
                     f"{witness.display} has it: are the captions swapped?",
