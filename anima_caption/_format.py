@@ -45,6 +45,29 @@ def _stands_alone(text: str) -> bool:
     return known
 
 
+_SENTENCE_ALONE: dict[str, bool] = {}
+
+
+def sentence_text(sentence: Sentence) -> str:
+    """What to write for ``sentence``: its folded text (runs of space and line breaks made
+    one space), unless that would read back as more than one item (``"A b.\\u30000."``
+    folds to ``"A b. 0."``, which parses as a sentence and a tag): then as written."""
+    text = sentence.text
+    if _INNER_END.search(text) is None or text == sentence.raw:
+        return text
+    known = _SENTENCE_ALONE.get(text)
+    if known is None:
+        try:
+            items = parse(text).items
+            known = len(items) == 1 and type(items[0]) is Sentence and items[0].text == text
+        except CaptionSyntaxError:
+            known = False
+        if len(_SENTENCE_ALONE) > 65536:
+            _SENTENCE_ALONE.clear()
+        _SENTENCE_ALONE[text] = known
+    return text if known else sentence.raw.strip()
+
+
 class _Slot:
     """A sortable element with the sentences anchored after it."""
 
@@ -171,10 +194,11 @@ def _format_segment(
                 written = item.raw.strip()
             slots.append(_Slot(written, rank[item.section], text, not item.kaomoji))  # type: ignore[union-attr]
         elif cls is Sentence:
+            written = sentence_text(item)  # type: ignore[arg-type]
             if slots:
-                slots[-1].anchor([item.text])  # type: ignore[union-attr]
+                slots[-1].anchor([written])
             else:
-                leading.append(item.text)  # type: ignore[union-attr]
+                leading.append(written)
         else:
             slots.append(_Slot(_format_other(item), _rank_of_other(item), None, False))
 

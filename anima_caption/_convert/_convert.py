@@ -31,7 +31,13 @@ from anima_caption._convert._tables import (
     Dialect,
 )
 from anima_caption._errors import CaptionSyntaxError, UsageError
-from anima_caption._format import _INNER_END, SentencePlacement, _written, format_caption
+from anima_caption._format import (
+    _INNER_END,
+    SentencePlacement,
+    _written,
+    format_caption,
+    sentence_text,
+)
 from anima_caption._kinds import KIND_OF_CATEGORY, SECTION_OF_KIND, Kind, Section
 from anima_caption._model import (
     Caption,
@@ -715,7 +721,7 @@ def _render(items: list[Item | _Out]) -> str:
             current = []
             slots.append((_RANK[item.section], text, not item.decision.kaomoji, current))
         else:
-            current.append(item.text)  # type: ignore[union-attr]
+            current.append(sentence_text(item))  # type: ignore[arg-type]
     slots.sort(key=_first)
     out: list[str] = []
     space_after = False  # the last piece was a sentence without an inner ". "
