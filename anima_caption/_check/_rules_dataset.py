@@ -409,27 +409,42 @@ class FilenameContradiction(Rule):
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
         index = dataset_index(ctx)
-        by_name = index.by_name
-        first = index.first
         captions = ctx.captions
         findall = _WORDS.findall
+        # File names repeat their words (`kanachan_bikini_001` … `_099`): the phrases that
+        # name a tag of the dataset are worked out once per sequence of words.
+        named: dict[tuple[str, ...], list[tuple[str, list[str], int]]] = {}
         for caption, own in zip(captions, index.texts, strict=True):
             if own is None:
                 continue
             words = findall(caption.path.stem.lower())
             if not words:
                 continue
-            phrases = set(words) | {f"{a} {b}" for a, b in itertools.pairwise(words)}
-            for phrase in sorted(phrases):
-                spellings = by_name.get(phrase)  # the texts of the tag named so
-                if spellings is None or phrase in ctx.config.triggers:
-                    continue
+            key = tuple(words)
+            phrases = named.get(key)
+            if phrases is None:
+                phrases = named[key] = _tag_phrases(words, index, ctx.config.triggers)
+            for phrase, spellings, holder in phrases:
                 if not own.isdisjoint(spellings):  # this caption has the tag
                     continue
                 # The other file's own name should not claim the tag too (then both agree).
-                witness = captions[min(first[text] for text in spellings)]
+                witness = captions[holder]
                 yield Finding(
                     f"file name says '{phrase}' but the caption lacks it, while "
                     f"{witness.display} has it: are the captions swapped?",
                     path=caption.display,
                 )
+
+
+def _tag_phrases(
+    words: list[str], index: DatasetIndex, triggers: Collection[str]
+) -> list[tuple[str, list[str], int]]:
+    """The words and word pairs of a file name that name a tag of the dataset (not a
+    trigger), sorted, each with the texts of that tag and the first caption holding it."""
+    out = []
+    phrases = set(words) | {f"{a} {b}" for a, b in itertools.pairwise(words)}
+    for phrase in sorted(phrases):
+        spellings = index.by_name.get(phrase)  # the texts of the tag named so
+        if spellings is not None and phrase not in triggers:
+            out.append((phrase, spellings, min(index.first[text] for text in spellings)))
+    return out
