@@ -63,19 +63,31 @@ class DatasetIndex:
                     first[text] = i
                     summary[text] = tag
 
-    @cached_property
-    def counts(self) -> Counter[str]:
-        """How many captions hold each text."""
-        return Counter(itertools.chain.from_iterable(filter(None, self.texts)))
+    def frequent(self, texts: Collection[str], share: float) -> Counter[str]:
+        """How many captions hold each of ``texts`` that ``share`` of the captions with
+        tags (or more) hold; the texts held by fewer may be left out.
 
-    def counts_of(self, texts: Collection[str]) -> Counter[str]:
-        """How many captions hold each of ``texts`` (and perhaps other texts)."""
-        if "counts" in self.__dict__ or 2 * len(texts) > len(self.summary):
-            return self.counts
+        Counts the first half of the captions, then in the second half only the texts that
+        can still reach ``share`` (a handful): about half the work of counting everything.
+        """
+        sets = [self.texts[i] for i in self.tagged]
+        total = len(sets)
+        half = total // 2
+        first_half = self._counter(texts, sets[:half])
+        rest = total - half
+        kept = [t for t in texts if first_half[t] + rest >= share * total]
+        second_half = self._counter(kept, sets[half:])
+        return Counter({text: first_half[text] + second_half[text] for text in kept})
+
+    def _counter(self, texts: Collection[str], sets: list[frozenset[str] | None]) -> Counter[str]:
+        """How many of ``sets`` hold each of ``texts`` (and perhaps other texts)."""
+        chain = itertools.chain.from_iterable
+        if 2 * len(texts) > len(self.summary):  # most texts: count them all
+            return Counter(chain(filter(None, sets)))
         # Intersecting each caption's set with a few texts costs one lookup per tag,
-        # counting every text three dict operations.
+        # counting a text three dict operations.
         wanted = frozenset(texts).intersection
-        return Counter(itertools.chain.from_iterable(map(wanted, filter(None, self.texts))))
+        return Counter(chain(map(wanted, filter(None, sets))))
 
     @cached_property
     def tagged(self) -> list[int]:
@@ -343,7 +355,7 @@ class TriggerConsistency(Rule):
             return
         has_db = ctx.db is not None and ctx.db.has_danbooru_data
         possible = [t for t, tag in index.summary.items() if _may_be_trigger(has_db, tag.kind)]
-        counts = index.counts_of(possible)
+        counts = index.frequent(possible, 0.6)
         total = len(tagged)
         candidates = [t for t in possible if counts[t] >= 0.6 * total and counts[t] < total]
         if len(candidates) > 1:
