@@ -340,3 +340,70 @@ def test_same_findings_as_reference_with_real_db(real_db: TagDB, data: st.DataOb
     ctx = data.draw(datasets())
     ctx.db = real_db
     assert new_findings(ctx) == reference_findings(ctx)
+
+
+# --------------------------------------------------------------------------------------
+# A real run: files on disk, the engine's own entries (workers or not)
+# --------------------------------------------------------------------------------------
+
+
+def write_dataset(root: Path, files: int = 90, seed: int = 5) -> None:
+    """Caption files with what the dataset rules look for: spelling variants, a likely
+    trigger missing from some captions, duplicates, swapped captions, an undecodable file,
+    images without captions and captions without images."""
+    import random
+
+    rng = random.Random(seed)
+    general = ["smile", "long hair", "twintails", "twin tails", "blonde hair", "yellow hair"]
+    general += ["bikini", "nude", "from behind", "open mouth", "Long_Hair", "looking at viewer"]
+    for i in range(files):
+        tags = ["safe", "1girl"]
+        if rng.random() < 0.85:
+            tags.append("kanachan")
+        tags += rng.sample(general, rng.randint(1, 5))
+        outfit = rng.choice(["bikini", "nude", "smile"])
+        name = f"kanachan_{outfit}_{i:03d}" if i % 2 else f"{i:04d}"
+        (root / f"{name}.txt").write_text(", ".join(tags), encoding="utf-8")
+        if i % 7:
+            (root / f"{name}.png").write_bytes(b"\x89PNG")
+    (root / "dup_a.txt").write_text("safe, 1girl, kanachan, smile", encoding="utf-8")
+    (root / "dup_b.txt").write_text("safe, 1girl, smile, kanachan", encoding="utf-8")
+    (root / "broken_bikini.txt").write_bytes(b"safe, \xff\xfe\xff 1girl")
+    (root / "lonely.png").write_bytes(b"\x89PNG")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_real_run_reports_what_the_reference_reports(
+    tmp_path: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Checker.run`` over files on disk (serial, and with worker processes) reports,
+    for the dataset rules, exactly the reference implementation's findings over the
+    entries the engine built."""
+    from anima_caption._check._configfile import LoadedConfig, RuleSelection
+    from anima_caption._check._engine import Checker
+
+    write_dataset(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    seen: list[DatasetContext] = []
+    check_dataset = Checker.check_dataset
+
+    def recording(self: Checker, dataset: DatasetContext) -> list[object]:
+        seen.append(dataset)  # the engine's own context, passed on unchanged
+        return check_dataset(self, dataset)  # type: ignore[return-value]
+
+    monkeypatch.setattr(Checker, "check_dataset", recording)
+    config = CheckConfig()
+    checker = Checker(
+        LoadedConfig(config=config, path=None, root=tmp_path),
+        None,
+        RuleSelection.from_config(config, None, None),
+    )
+    result = checker.run([str(tmp_path)], jobs=jobs)
+    (ctx,) = seen
+    assert len(ctx.captions) == 93 and any(c.tags is None for c in ctx.captions)
+    reported = sorted(
+        (d.path, d.code, d.message) for d in result.diagnostics if d.code.startswith("DS")
+    )
+    expected = sorted((f.path or "", code, f.message) for code, f in reference_findings(ctx))
+    assert reported == expected
+    assert {code for _, code, _ in reported} == {f"DS00{i}" for i in range(1, 7)}
