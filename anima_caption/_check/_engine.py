@@ -801,11 +801,13 @@ def _worker_run(
         keys: tuple[str, ...] | None = None
         sentences: tuple[str, ...] = ()
         if caption is not None:
-            keys = tuple([tag.raw for tag in caption.tags])
-            for tag in caption.tags:
-                if tag.raw not in _SENT:
-                    _SENT.add(tag.raw)
-                    new[tag.raw] = (tag.text, tag.name, tag.kind.value, tag.kaomoji)
+            tags = caption.tags
+            keys = tuple([tag.raw for tag in tags])
+            if not _SENT.issuperset(keys):  # set operations in C: most files bring nothing new
+                for tag in tags:
+                    if tag.raw not in _SENT:
+                        _SENT.add(tag.raw)
+                        new[tag.raw] = (tag.text, tag.name, tag.kind.value, tag.kaomoji)
             sentences = tuple(s.text for s in caption.sentences)
         packed.append(
             (
