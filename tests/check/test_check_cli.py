@@ -328,3 +328,49 @@ def test_worker_processes_give_the_same_stable_output(tmp_path: Path, db_path: s
     fixed_serial = checker.run([str(tmp_path)], jobs=1, fix=True, write=False)
     fixed_parallel = checker.run([str(tmp_path)], jobs=2, fix=True, write=False)
     assert fixed_parallel.diffs == fixed_serial.diffs and len(fixed_serial.diffs) == 40
+
+
+def test_worker_processes_agree_on_a_varied_dataset(tmp_path: Path, db_path: str) -> None:
+    """Workers send each tag's summary once and then refer to it by spelling; with many
+    chunks, both workers and tags shared between them, the dataset rules must see exactly
+    what a serial run sees (spelling variants, trigger candidates, swapped file names)."""
+    import random
+
+    from anima_caption._check._configfile import config_for
+    from anima_caption._tagdb import TagDB
+
+    rng = random.Random(7)
+    pool = [
+        "twin tails",
+        "twintails",
+        "twin-tails",
+        "long_hair",
+        "Long Hair",
+        "bikini",
+        "nude",
+        "kanachan",
+        "smile",
+        "^_^",
+        "left side ponytail",
+        "general",
+        "(smile:1.2)",
+        "score_8_up",
+        "blue scrunchie",
+        "scrunchie",
+        "ganyu \\(genshin impact\\)",
+    ]
+    for i in range(300):
+        tags = rng.sample(pool, rng.randint(3, 9))
+        name = rng.choice(["kanachan_bikini", "kanachan_nude", "img"])
+        sep = rng.choice([", ", ",\n"])
+        (tmp_path / f"{name}_{i:03d}.txt").write_text(sep.join(tags) + "\n", encoding="utf-8")
+    (tmp_path / "broken.txt").write_bytes(b"\xff\xfe\x00bad")
+    loaded = config_for(tmp_path, None)
+    checker = Checker(
+        loaded, TagDB.open(db_path), RuleSelection.from_config(loaded.config, None, None)
+    )
+    serial = checker.run([str(tmp_path)], jobs=1)
+    parallel = checker.run([str(tmp_path)], jobs=2)
+    assert {r.code for r in serial.records} >= {"TG001", "TG005", "DS004", "DS006", "FL001"}
+    assert parallel.records == serial.records
+    assert parallel.sources == serial.sources
