@@ -118,6 +118,10 @@ def main() -> None:
         sys.exit(f"tag database not found at {args.db}; build it with bench/bench_check.py")
     db = TagDB.open(args.db)
     n: int = args.n
+    # `anima-caption check` runs the dataset rules with these collection thresholds (many
+    # small objects are alive; full collections would rescan them all every few thousand
+    # allocations).
+    gc.set_threshold(50_000, 1000, 1000)
     old_rules: list[tuple[str, Rules]] = [(rule.code, ref) for ref, rule in REFERENCE]
     new_rules: list[tuple[str, Rules]] = [
         (rule.code, rule().check_dataset) for _, rule in REFERENCE
@@ -149,6 +153,10 @@ def main() -> None:
                     f"  {where:18} old {us(old_s, n)}  new {us(new_s, n)}  x{old_s / new_s:4.1f}"
                     f"  {len(new):,} findings ({same})"
                 )
+                found = dict.fromkeys(new_rule, 0)
+                for code, _ in new:
+                    found[code] += 1
+                print("    findings per rule:", ", ".join(f"{c} {k:,}" for c, k in found.items()))
                 print(
                     "    per rule (old -> new):",
                     ", ".join(
