@@ -153,17 +153,48 @@ class EditRecord(NamedTuple):
 
 
 class FixRecord(NamedTuple):
-    """The engine's form of :class:`Fix` (what rules return)."""
+    """The engine's form of :class:`Fix` (what rules return).
+
+    The edits are kept as ``placed`` plus an ``offset`` added to every position: a tag
+    spelling's fix is computed once per run and replayed wherever the spelling appears,
+    so all its occurrences share one tuple of edits (a run over 100,000 SDXL-era files
+    holds over a million fixes). Read :attr:`edits` for the actual positions; two records
+    are equal when those are.
+    """
 
     applicability: Applicability
     message: str
-    edits: tuple[EditRecord, ...]
+    placed: tuple[EditRecord, ...]
+    offset: int = 0
+
+    @property
+    def edits(self) -> tuple[EditRecord, ...]:
+        """The edits at their actual positions."""
+        offset = self.offset
+        if not offset:
+            return self.placed
+        return tuple(e.shifted(offset) for e in self.placed)
 
     def shifted(self, offset: int) -> FixRecord:
-        """The same fix with every edit ``offset`` code points further on."""
-        return FixRecord(
-            self.applicability, self.message, tuple(e.shifted(offset) for e in self.edits)
+        """The same fix with every edit ``offset`` code points further on (sharing the
+        edits)."""
+        return FixRecord(self.applicability, self.message, self.placed, self.offset + offset)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FixRecord):
+            return NotImplemented
+        return (self.applicability, self.message, self.edits) == (
+            other.applicability,
+            other.message,
+            other.edits,
         )
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((self.applicability, self.message, self.edits))
 
     def model(self) -> Fix:
         """The public model."""

@@ -417,14 +417,18 @@ class Checker:
             # Results come back in submission order and every worker takes its chunks in
             # that order, so a tag summary a worker sent with an earlier chunk is known here
             # before a later chunk of that worker refers to it by its spelling.
-            for chunk, (new, packed) in zip(chunks, pool.map(_worker_run, tasks), strict=True):
-                for key, (text, name, kind, kaomoji) in new.items():
-                    summaries[key] = TagSummary(text, name, _KINDS[kind], kaomoji)
-                for path, item in zip(chunk, packed, strict=True):
-                    yield _unpack(path, item, summaries)
-                done += len(packed)
-                if progress is not None:
-                    progress(done, len(paths))
+            try:
+                results = pool.map(_worker_run, tasks)
+                for chunk, (new, packed) in zip(chunks, results, strict=True):
+                    for key, (text, name, kind, kaomoji) in new.items():
+                        summaries[key] = TagSummary(text, name, _KINDS[kind], kaomoji)
+                    for path, item in zip(chunk, packed, strict=True):
+                        yield _unpack(path, item, summaries)
+                    done += len(packed)
+                    if progress is not None:
+                        progress(done, len(paths))
+            finally:
+                _SHARED.clear()  # the records keep what they share; the index is this run's
 
     # -- fixes ----------------------------------------------------------------------------
     def fix_loop(
@@ -591,7 +595,6 @@ _new_record: Callable[[tuple[Any, ...]], DiagnosticRecord] = partial(
     tuple.__new__, DiagnosticRecord
 )
 _new_fix: Callable[[tuple[Any, ...]], FixRecord] = partial(tuple.__new__, FixRecord)
-_new_edit: Callable[[tuple[Any, ...]], EditRecord] = partial(tuple.__new__, EditRecord)
 
 
 def _replay(
@@ -607,14 +610,8 @@ def _replay(
     for active, message, span, fix in templates:
         if ignored and active.code in ignored:
             continue
-        if fix is not None:
-            fix = _new_fix(
-                (
-                    fix[0],
-                    fix[1],
-                    tuple([_new_edit((e[0] + start, e[1] + start, e[2])) for e in fix[2]]),
-                )
-            )
+        if fix is not None:  # the same edits, placed at this occurrence
+            fix = _new_fix((fix[0], fix[1], fix[2], fix[3] + start))
         if span is not None:
             span = (span[0] + start, span[1] + start)
         out.append(_record(active, message, span, fix, path, text, breaks))
@@ -832,19 +829,64 @@ def _wire(record: DiagnosticRecord) -> tuple[Any, ...]:
         *record[6:10],
         None
         if fix is None
-        else (str(fix.applicability), fix.message, tuple(map(tuple, fix.edits))),
+        # the shared edits go as they are: pickled once per chunk, shared again on arrival
+        else (str(fix.applicability), fix.message, fix.placed, fix.offset),
         record.url,
     )
 
 
+# Positions arrive as new int objects, six per diagnostic; beyond 256 Python does not share
+# them. The main process keeps every diagnostic of the run, so positions are shared here.
+_POSITIONS: list[int] = []
+
+
+def _position_object(value: int) -> int:
+    if 0 <= value < 65536:
+        if value >= len(_POSITIONS):
+            _POSITIONS.extend(range(len(_POSITIONS), value + 1024))
+        return _POSITIONS[value]
+    return value
+
+
+# Messages and a fix's edits repeat wherever a tag spelling does, but each chunk of results
+# unpickles its own copies: one shared object per distinct value (a string never equals a
+# tuple, so both kinds live in one dictionary). Only the main process fills it.
+_SHARED: dict[Any, Any] = {}
+
+
 def _unwire(wire: tuple[Any, ...]) -> DiagnosticRecord:
+    share = _position_object
+    same = _SHARED.setdefault
     fix = wire[10]
     if fix is not None:
-        applicability, message, edits = fix
+        applicability, message, placed, offset = fix
         fix = _new_fix(
-            (_APPLICABILITIES[applicability], message, tuple([_new_edit(e) for e in edits]))
+            (
+                _APPLICABILITIES[applicability],
+                same(message, message),
+                same(placed, placed),
+                share(offset),
+            )
         )
-    return _new_record((*wire[:5], _SEVERITIES[wire[5]], *wire[6:10], fix, wire[11]))
+    span = wire[9]
+    if span is not None:
+        span = (share(span[0]), share(span[1]))
+    return _new_record(
+        (
+            wire[0],
+            share(wire[1]),
+            share(wire[2]),
+            wire[3],
+            wire[4],
+            _SEVERITIES[wire[5]],
+            same(wire[6], wire[6]),
+            share(wire[7]),
+            share(wire[8]),
+            span,
+            fix,
+            wire[11],
+        )
+    )
 
 
 def _unpack(path: Path, packed: _Packed, summaries: dict[str, TagSummary]) -> FileOutcome:
