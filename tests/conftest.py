@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,13 @@ settings.register_profile("anima", deadline=None)
 # random inputs one run happened to draw. Local runs keep exploring new examples.
 settings.register_profile("anima-ci", deadline=None, derandomize=True, print_blob=True)
 settings.load_profile("anima-ci" if os.environ.get("CI") else "anima")
+
+# The suite's runs (and the CLI subprocesses they start) keep their caches (token counts,
+# parsed data files, suggestions per database file) in a folder of their own, not in the
+# user's cache folder; tests that study the caches point elsewhere themselves.
+os.environ.setdefault(
+    "ANIMA_CAPTION_CACHE_DIR", tempfile.mkdtemp(prefix="anima-caption-test-cache-")
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

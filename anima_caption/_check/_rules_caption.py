@@ -49,6 +49,35 @@ def _removal(items: tuple[Item, ...], index: int) -> EditRecord:
     return EditRecord(item.span[0], item.span[1], "")
 
 
+def _reads_as(tag: Tag, written: str) -> bool:
+    """Whether ``written`` in place of ``tag`` reads back as the same single tag.
+
+    ``Love_Live!_Nijigasaki…`` spelled with spaces would read as a sentence ending at
+    ``!`` and a tag: a safe fix must never change what the trainer is taught. (Tag rules'
+    findings are computed once per spelling, so this parse is rare.)
+    """
+    from anima_caption._errors import CaptionSyntaxError
+    from anima_caption._parse import parse
+
+    try:
+        items = parse(written).items
+    except CaptionSyntaxError:
+        return False
+    return len(items) == 1 and type(items[0]) is Tag and items[0].text == tag.text
+
+
+def _spelling_fix(tag: Tag, fixed: str) -> FixRecord:
+    """The safe fix writing ``fixed`` for ``tag``, or only a suggestion when the new
+    spelling would not read back as the same tag."""
+    if _reads_as(tag, fixed):
+        return _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed))
+    return _fix(
+        DISPLAY,
+        f"write '{fixed}' (not applied: it would read as more than this tag)",
+        _replace(tag.span, fixed),
+    )
+
+
 def _top_tags(ctx: CaptionContext) -> list[tuple[int, Tag]]:
     assert ctx.caption is not None
     return ctx.top_tags()
@@ -360,9 +389,7 @@ class UnderscoreInTag(TagRule):
             return  # score_8_up and friends: SF004 says what to do
         fixed = tag.raw.replace("_", " ")
         yield Finding(
-            f"underscores in '{tag.raw}': write '{fixed}'",
-            tag.span,
-            _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
+            f"underscores in '{tag.raw}': write '{fixed}'", tag.span, _spelling_fix(tag, fixed)
         )
 
 
@@ -388,9 +415,7 @@ class UppercaseTag(TagRule):
             return
         fixed = tag.raw.lower()
         yield Finding(
-            f"tag '{tag.raw}' has capitals: write '{fixed}'",
-            tag.span,
-            _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
+            f"tag '{tag.raw}' has capitals: write '{fixed}'", tag.span, _spelling_fix(tag, fixed)
         )
 
 
@@ -416,11 +441,7 @@ class EscapedParentheses(TagRule):
         if not tag.escaped:
             return
         fixed = re.sub(r"\\([()\[\]])", r"\1", tag.raw)
-        yield Finding(
-            f"escaped parentheses in '{tag.raw}'",
-            tag.span,
-            _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed)),
-        )
+        yield Finding(f"escaped parentheses in '{tag.raw}'", tag.span, _spelling_fix(tag, fixed))
 
 
 class DuplicateTag(_CaptionRule):

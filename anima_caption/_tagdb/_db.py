@@ -37,6 +37,7 @@ _FULL_RELATIONS_AFTER = 20000
 # ... or once this many batches have been fetched (each costs a query; the full load
 # costs about as much as a thousand of them).
 _FULL_RELATIONS_AFTER_QUERIES = 1000
+_SUGGESTION_FORMAT = "1"
 _SUGGESTION_CACHE = 4096
 VOCABULARY_SOURCE = "Anima vocabulary (built in)"
 
@@ -251,6 +252,8 @@ class TagDB:
         self._fuzzy: dict[str, list[str]] = {}
         self._suggester: Any = None
         self._suggestions: dict[tuple[str, int], tuple[Suggestion, ...]] = {}
+        self._suggestion_store: dict[str, list[tuple[Any, ...]]] | None = None
+        self._suggestions_dirty = False
         self._category_memo: dict[str, Category | None] = {}
         # written tag -> (canonical name, everything it implies), for redundant()
         self._implied_memo: dict[str, tuple[str, frozenset[str]]] = {}
@@ -954,18 +957,106 @@ class TagDB:
         word order, curated SDXL-era phrasings, typos…); an active alias gets its canonical
         tag; an artist written without ``@`` gets the ``@`` form. A correct tag gets none.
         """
-        from anima_caption._tagdb._suggest import Suggester
+        from anima_caption._tagdb._suggest import Suggester, Suggestion, SuggestionReason
 
         memo = self._suggestions
         cached = memo.get((tag, limit))
         if cached is None:
-            if self._suggester is None:
-                self._suggester = Suggester(self)
-            cached = tuple(self._suggester.suggest(tag, limit=limit))
+            store = self._stored_suggestions()
+            rows = store.get(f"{limit}:{tag}")
+            if rows is not None:  # asked in an earlier run against this same database
+                cached = tuple(
+                    Suggestion(
+                        t, SuggestionReason(code), why, None if c is None else Category(c), n
+                    )
+                    for t, code, why, c, n in rows
+                )
+            else:
+                if self._suggester is None:
+                    self._suggester = Suggester(self)
+                cached = tuple(self._suggester.suggest(tag, limit=limit))
+                self._store_suggestions(f"{limit}:{tag}", cached)
             if len(memo) >= _SUGGESTION_CACHE:
                 memo.clear()
             memo[(tag, limit)] = cached  # a dataset repeats its mistakes: ask once
         return list(cached)
+
+    # A run of ``check`` in a pre-commit hook asks about the same mistakes as the run
+    # before; finding a typo's neighbours costs milliseconds each. The answers are kept in
+    # the user cache folder, keyed by this database file and the suggestion data files, so
+    # any change to either starts afresh.
+
+    def _suggestion_cache(self) -> tuple[Path, str] | None:
+        if self.path is None or not self.has_danbooru_data:
+            return None
+        import hashlib
+
+        from anima_caption._data import cache_dir, data_path
+        from anima_caption._version import __version__
+
+        parts = [_SUGGESTION_FORMAT, __version__]
+        for path in (self.path, data_path("tag_db/suggestions.yaml"), self._vocab_file()):
+            stat = path.stat()
+            parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+        key = "|".join(parts)
+        name = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
+        return cache_dir() / f"suggestions-{name}.marshal", key
+
+    @staticmethod
+    def _vocab_file() -> Path:
+        from anima_caption._data import data_path
+
+        return data_path("tag_db/vocabulary.yaml")
+
+    def _stored_suggestions(self) -> dict[str, list[tuple[Any, ...]]]:
+        if self._suggestion_store is None:
+            self._suggestion_store = {}
+            where = self._suggestion_cache()
+            if where is not None:
+                import marshal
+
+                try:
+                    data = marshal.loads(where[0].read_bytes())
+                    if isinstance(data, tuple) and data[0] == where[1]:
+                        self._suggestion_store = data[1]
+                except (OSError, ValueError, EOFError, TypeError, IndexError):
+                    pass
+        return self._suggestion_store
+
+    def _store_suggestions(self, key: str, found: tuple[Suggestion, ...]) -> None:
+        store = self._stored_suggestions()
+        if len(store) >= _SUGGESTION_CACHE:
+            return
+        store[key] = [
+            (
+                s.tag,
+                s.reason_code.value,
+                s.reason,
+                None if s.category is None else int(s.category),
+                s.post_count,
+            )
+            for s in found
+        ]
+        if not self._suggestions_dirty:
+            self._suggestions_dirty = True
+            import atexit
+
+            atexit.register(self._save_suggestions)
+
+    def _save_suggestions(self) -> None:
+        where = self._suggestion_cache()
+        if where is None or self._suggestion_store is None:
+            return
+        import marshal
+
+        from anima_caption._io import write_atomic
+
+        try:
+            where[0].parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(where[0], marshal.dumps((where[1], self._suggestion_store)))
+        except (OSError, ValueError):
+            pass  # a cache that cannot be written only costs speed next time
+        self._suggestions_dirty = False
 
 
 def aliases_of_key(db: TagDB, key: str) -> tuple[_Alias, ...]:

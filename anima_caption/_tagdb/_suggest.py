@@ -17,13 +17,9 @@ from functools import cache
 from itertools import combinations, permutations
 from typing import TYPE_CHECKING, Any
 
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
-
 from anima_caption._data import load_yaml_data
 from anima_caption._kinds import Category
 from anima_caption._normalize import db_key
-from anima_caption._tagdb._builder import squash
 
 if TYPE_CHECKING:
     from anima_caption._tagdb._db import TagDB
@@ -359,6 +355,8 @@ class Suggester:
             )
 
     def _punctuation(self, key: str, out: _Collector) -> None:
+        from anima_caption._tagdb._builder import squash
+
         for name, category, count in self.db._by_squash(squash(key)):
             if name == key:
                 continue
@@ -442,6 +440,11 @@ class Suggester:
             )
 
     def _typos(self, key: str, out: _Collector) -> None:
+        # rapidfuzz is imported here: a check whose suggestions all come from the
+        # user cache folder (see TagDB.suggest) does not load it.
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
         distance = typo_distance(len(key))
         if distance == 0:
             return

@@ -124,3 +124,14 @@ def test_positions_from_line_breaks_equal_line_column(text: str) -> None:
     breaks = _line_breaks(text)
     for offset in range(len(text) + 1):
         assert _position(text, breaks, offset) == line_column(text, offset), (text, offset)
+
+
+def test_fix_records_compare_by_actual_positions() -> None:
+    from anima_caption._check._diagnostic import Applicability, EditRecord, FixRecord
+
+    placed = FixRecord(Applicability.SAFE, "write 'x'", (EditRecord(0, 3, "x"),), 5)
+    actual = FixRecord(Applicability.SAFE, "write 'x'", (EditRecord(5, 8, "x"),))
+    assert placed == actual and hash(placed) == hash(actual)
+    assert placed.edits == actual.edits == (EditRecord(5, 8, "x"),)
+    assert placed != actual.shifted(1)
+    assert placed.shifted(-5).edits == (EditRecord(0, 3, "x"),)
