@@ -16,8 +16,12 @@
 2. Cold start: ``anima-caption check`` of a 53-file dataset in a fresh process, as
    pre-commit runs it: a first-ever run (empty user cache folder), then the best of 5.
 
+By default the checkout is measured as it is (pure Python, as an editable install runs).
+``--compiled`` builds the wheel ``pip install .`` builds where a C compiler is available
+(parse and format compiled with mypyc, see ``hatch_build.py``) and measures that.
+
 Run: ``python bench/bench_check.py [N] [--db PATH] [--jobs J] [--kinds anima,sdxl]
-[--no-cold]``.
+[--no-cold] [--compiled]``.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_parse import make_captions  # noqa: E402
+from bench_parse import build_compiled, make_captions  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "tags"
 SENTENCES = [
@@ -127,7 +131,7 @@ def measure_one(kind: str, n: int, db: Path, jobs: int, work: Path) -> dict[str,
     }
 
 
-def cold_start(kind: str, db: Path, work: Path) -> tuple[float, float]:
+def cold_start(kind: str, db: Path, work: Path, env: dict[str, str]) -> tuple[float, float]:
     """(first-ever run, best of 5) in ms for ``check`` of 53 files in a fresh process."""
     small = work / f"small-{kind}"
     small.mkdir()
@@ -153,7 +157,7 @@ def cold_start(kind: str, db: Path, work: Path) -> tuple[float, float]:
             ],
             check=True,
             capture_output=True,
-            env={**os.environ, "ANIMA_CAPTION_CACHE_DIR": str(cache)},
+            env={**env, "ANIMA_CAPTION_CACHE_DIR": str(cache)},
         )
         runs.append(time.perf_counter() - start)
     return runs[0] * 1000, min(runs[1:]) * 1000
@@ -166,9 +170,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (0: automatic)")
     parser.add_argument("--kinds", default="anima,sdxl")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start runs")
+    parser.add_argument("--compiled", action="store_true", help="build and measure the wheel")
+    parser.add_argument("--site", help=argparse.SUPPRESS)  # internal: where the build is
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one kind
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.site:
+        sys.path.insert(0, args.site)
     if args.one:
         figures = measure_one(args.one, args.n, Path(args.db), args.jobs, Path(args.work))
         print(json.dumps(figures))
@@ -177,6 +185,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="anima-bench-"))
     try:
         db = Path(args.db) if args.db else build_db(work / "tags.sqlite")
+        env = dict(os.environ)
+        site: list[str] = []
+        if args.compiled:
+            target = build_compiled(work / "build")
+            site = ["--site", str(target)]
+            env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")])
+        print("build measured:", "compiled wheel (mypyc)" if args.compiled else "the checkout")
         for kind in args.kinds.split(","):
             out = subprocess.run(
                 [
@@ -191,6 +206,7 @@ def main() -> None:
                     str(args.jobs),
                     "--work",
                     str(work),
+                    *site,
                 ],
                 check=True,
                 capture_output=True,
@@ -219,7 +235,7 @@ def main() -> None:
             )
         if not args.no_cold:
             for kind in args.kinds.split(","):
-                first, best = cold_start(kind, db, work)
+                first, best = cold_start(kind, db, work, env)
                 print(
                     f"[{kind}] cold check of 53 files: first-ever run {first:.0f} ms, then best "
                     f"of 5 {best:.0f} ms   target {TARGET_COLD_MS} ms: "
