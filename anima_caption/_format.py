@@ -27,45 +27,35 @@ _INNER_END = re.compile(r"[.!?][\"')\]]*\s")
 # Characters that can make a tag's normalised text read back as something else on its
 # own (`{,}_` normalises to `{,}`, which is a brace group): such texts are checked.
 _RISKY = re.compile(r"[,{}\[\]()|\\\x00-\x1f\x7f]")
-_ALONE: dict[str, bool] = {}
+_READS_BACK: dict[tuple[str, type, str], bool] = {}
 
 
-def _stands_alone(text: str) -> bool:
-    """Whether ``text`` parses back as one tag with that same text (cached)."""
-    known = _ALONE.get(text)
+def reads_back_as(written: str, kind: type[Tag] | type[Sentence], text: str) -> bool:
+    """Whether ``written``, parsed on its own, is one item of ``kind`` whose (normalised)
+    text is ``text`` (cached). Written-out forms are checked with it wherever normalising
+    could turn one item into two: ``{,}_`` becomes a brace group, ``Love Live! Niji…``
+    a sentence and a tag, ``A b.\u30000.`` folds to ``A b. 0.``, a sentence and a tag."""
+    key = (written, kind, text)
+    known = _READS_BACK.get(key)
     if known is None:
         try:
-            items = parse(text).items
-            known = len(items) == 1 and type(items[0]) is Tag and items[0].text == text
+            items = parse(written).items
+            known = len(items) == 1 and type(items[0]) is kind and items[0].text == text
         except CaptionSyntaxError:
             known = False
-        if len(_ALONE) > 65536:
-            _ALONE.clear()
-        _ALONE[text] = known
+        if len(_READS_BACK) > 65536:
+            _READS_BACK.clear()
+        _READS_BACK[key] = known
     return known
-
-
-_SENTENCE_ALONE: dict[str, bool] = {}
 
 
 def sentence_text(sentence: Sentence) -> str:
     """What to write for ``sentence``: its folded text (runs of space and line breaks made
-    one space), unless that would read back as more than one item (``"A b.\\u30000."``
-    folds to ``"A b. 0."``, which parses as a sentence and a tag): then as written."""
+    one space), unless that would read back as more than one item: then as written."""
     text = sentence.text
     if _INNER_END.search(text) is None or text == sentence.raw:
         return text
-    known = _SENTENCE_ALONE.get(text)
-    if known is None:
-        try:
-            items = parse(text).items
-            known = len(items) == 1 and type(items[0]) is Sentence and items[0].text == text
-        except CaptionSyntaxError:
-            known = False
-        if len(_SENTENCE_ALONE) > 65536:
-            _SENTENCE_ALONE.clear()
-        _SENTENCE_ALONE[text] = known
-    return text if known else sentence.raw.strip()
+    return text if reads_back_as(text, Sentence, text) else sentence.raw.strip()
 
 
 class _Slot:
@@ -187,7 +177,7 @@ def _format_segment(
                 written is text
                 and text != item.raw
                 and _RISKY.search(text) is not None
-                and not _stands_alone(text)
+                and not reads_back_as(text, Tag, text)
             ):
                 # The normalised text would read back as another item: keep the tag as
                 # it was written (normalising it is not worth changing what it is).

@@ -78,7 +78,7 @@ class CheckResult:
     journal: tuple[Path, str, int] | None = None
     """``(dataset folder, run id, files written)`` when fixes were written."""
 
-    _models: list[Diagnostic] | None = field(default=None, repr=False)
+    _models: list[Diagnostic] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:

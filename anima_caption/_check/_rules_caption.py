@@ -49,27 +49,15 @@ def _removal(items: tuple[Item, ...], index: int) -> EditRecord:
     return EditRecord(item.span[0], item.span[1], "")
 
 
-def _reads_as(tag: Tag, written: str) -> bool:
-    """Whether ``written`` in place of ``tag`` reads back as the same single tag.
-
-    ``Love_Live!_Nijigasaki…`` spelled with spaces would read as a sentence ending at
-    ``!`` and a tag: a safe fix must never change what the trainer is taught. (Tag rules'
-    findings are computed once per spelling, so this parse is rare.)
-    """
-    from anima_caption._errors import CaptionSyntaxError
-    from anima_caption._parse import parse
-
-    try:
-        items = parse(written).items
-    except CaptionSyntaxError:
-        return False
-    return len(items) == 1 and type(items[0]) is Tag and items[0].text == tag.text
-
-
 def _spelling_fix(tag: Tag, fixed: str) -> FixRecord:
     """The safe fix writing ``fixed`` for ``tag``, or only a suggestion when the new
     spelling would not read back as the same tag."""
-    if _reads_as(tag, fixed):
+    from anima_caption._format import reads_back_as
+
+    # `Love_Live!_Nijigasaki…` spelled with spaces reads as a sentence ending at `!` and a
+    # tag: a safe fix must never change what is trained. (Once per spelling: tag rules'
+    # findings are remembered.)
+    if reads_back_as(fixed, Tag, tag.text):
         return _fix(SAFE, f"write '{fixed}'", _replace(tag.span, fixed))
     return _fix(
         DISPLAY,
