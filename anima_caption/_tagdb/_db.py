@@ -37,7 +37,7 @@ _FULL_RELATIONS_AFTER = 20000
 # ... or once this many batches have been fetched (each costs a query; the full load
 # costs about as much as a thousand of them).
 _FULL_RELATIONS_AFTER_QUERIES = 1000
-_SUGGESTION_FORMAT = "1"
+_SUGGESTION_FORMAT = "2"
 _SUGGESTION_CACHE = 4096
 VOCABULARY_SOURCE = "Anima vocabulary (built in)"
 
@@ -223,6 +223,19 @@ class TagDB:
     ``categories``), and answers :meth:`lookup`, :meth:`lookup_many`, :meth:`suggest`,
     :meth:`explain` and :meth:`redundant`. :meth:`vocabulary_only` gives an instance
     without Danbooru data, for when no database has been built yet.
+
+    Fixing non-existent tags (what ``check`` and ``convert`` call)::
+
+        db.suggest(tag, limit=3, context=caption_tags)  # ranked Suggestions, best first
+        db.applicable_suggestion(tag, context=caption_tags)  # first one if confident, or None
+        db.successor("plaid")  # Suggestion('plaid clothes', reason_code=SUCCESSOR, …) or None
+
+    Each :class:`~anima_caption._tagdb._suggest.Suggestion` has ``tag`` (what to write),
+    ``reason`` (plain English), ``reason_code``, ``confidence`` (0..1; applied by
+    ``--apply-suggestions`` from ``APPLY_THRESHOLD`` = 0.9 up) and ``remove`` (True: delete
+    the written tag, the caption already says it — ``tag`` then names the tag that does).
+    :func:`~anima_caption._tagdb._suggest.explain` words a list of suggestions with one
+    reason per group.
     """
 
     def __init__(self, conn: sqlite3.Connection | None, path: Path | None) -> None:
@@ -950,13 +963,66 @@ class TagDB:
     # -- suggestions ------------------------------------------------------------------------
 
     @_guarded
-    def suggest(self, tag: str, *, limit: int = 5) -> list[Suggestion]:
-        """Ranked suggestions, each with a reason, for a tag that is not (quite) right.
+    def suggest(
+        self, tag: str, *, limit: int = 5, context: Iterable[str] | None = None
+    ) -> list[Suggestion]:
+        """Ranked suggestions, each with a reason and a confidence, for a tag that is not
+        (quite) right; the strongest first.
 
         Non-existent tags get replacements (punctuation variants, dropped direction words,
-        word order, curated SDXL-era phrasings, typos…); an active alias gets its canonical
-        tag; an artist written without ``@`` gets the ``@`` form. A correct tag gets none.
+        word order, plural / singular, curated SDXL-era phrasings, Danbooru's successor of
+        a removed tag, popular near spellings…); an active alias gets its canonical tag;
+        an artist written without ``@`` gets the ``@`` form. A correct tag gets none.
+
+        ``context``: the other tags of the caption (any spelling). A suggestion the
+        caption already holds is not repeated, and when the caption already says what the
+        tag says (``plaid`` beside ``plaid skirt``, ``left side ponytail`` beside
+        ``side ponytail``) the first suggestion is to remove it (``Suggestion.remove``).
+
+        Answers without context are remembered (in memory, and across runs in the user
+        cache folder); the context is applied to the remembered answer, so it costs
+        little.
         """
+        if context is None:
+            return list(self._suggest_cached(tag, limit))
+        from anima_caption._tagdb._suggest import with_context
+
+        key = db_key(tag)
+        ranked = self._suggest_cached(tag, max(limit, 3) + 2)
+        return with_context(self, key, ranked, context, limit)
+
+    @_guarded
+    def successor(self, name: str) -> Suggestion | None:
+        """The tag Danbooru's own data says replaced a removed or deprecated tag (or a
+        deleted alias), or None when the data supports none.
+
+        Evidence, strongest first: the tags that implied ``name`` now imply one other tag
+        (``plaid`` → ``plaid clothes``: every ``plaid_*`` implication moved there); the
+        tag's deleted alias or implication to the same words plus a qualifier
+        (``daisy`` → ``daisy (flower)``); an implication it still has
+        (``black blindfold`` ⇒ ``blindfold``); a deleted alias's target that still exists
+        (``brown blazer`` → ``brown jacket``); the broader tag a deleted implication
+        pointed to (``light blue hair`` ⇒ ``blue hair``). The reason reads "Danbooru
+        replaced `plaid` with `plaid clothes` …"; ``confidence`` says how strong the
+        evidence is (``reason_code`` is ``successor``). A current tag, an active alias or
+        a name no data mentions has no successor.
+        """
+        from anima_caption._tagdb._suggest import successor
+
+        return successor(self, db_key(name))
+
+    def applicable_suggestion(
+        self, tag: str, *, context: Iterable[str] | None = None
+    ) -> Suggestion | None:
+        """The first suggestion for ``tag`` when it is confident enough to apply without
+        asking (``confidence`` ≥ ``APPLY_THRESHOLD`` of ``anima_caption._tagdb._suggest``,
+        0.9), else None: what ``--apply-suggestions`` writes. With ``context`` (the
+        caption's other tags) it may be a removal (``Suggestion.remove``)."""
+        from anima_caption._tagdb._suggest import first_applicable
+
+        return first_applicable(self.suggest(tag, limit=3, context=context))
+
+    def _suggest_cached(self, tag: str, limit: int) -> tuple[Suggestion, ...]:
         from anima_caption._tagdb._suggest import Suggester, Suggestion, SuggestionReason
 
         memo = self._suggestions
@@ -967,9 +1033,15 @@ class TagDB:
             if rows is not None:  # asked in an earlier run against this same database
                 cached = tuple(
                     Suggestion(
-                        t, SuggestionReason(code), why, None if c is None else Category(c), n
+                        t,
+                        SuggestionReason(code),
+                        why,
+                        None if c is None else Category(c),
+                        n,
+                        confidence,
+                        remove,
                     )
-                    for t, code, why, c, n in rows
+                    for t, code, why, c, n, confidence, remove in rows
                 )
             else:
                 if self._suggester is None:
@@ -979,7 +1051,7 @@ class TagDB:
             if len(memo) >= _SUGGESTION_CACHE:
                 memo.clear()
             memo[(tag, limit)] = cached  # a dataset repeats its mistakes: ask once
-        return list(cached)
+        return cached
 
     # A run of ``check`` in a pre-commit hook asks about the same mistakes as the run
     # before; finding a typo's neighbours costs milliseconds each. The answers are kept in
@@ -1034,6 +1106,8 @@ class TagDB:
                 s.reason,
                 None if s.category is None else int(s.category),
                 s.post_count,
+                s.confidence,
+                s.remove,
             )
             for s in found
         ]

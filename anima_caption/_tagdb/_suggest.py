@@ -11,7 +11,8 @@ loaded lazily per bucket so one suggestion stays in the millisecond range).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
 from itertools import combinations, permutations
@@ -43,6 +44,8 @@ class SuggestionReason(StrEnum):
     DEPRECATED = "deprecated"
     DROPPED_MODIFIER = "dropped-modifier"
     TYPO = "typo"
+    SUCCESSOR = "successor"
+    COVERED = "covered"
 
 
 _PRIORITY = {
@@ -57,18 +60,57 @@ _PRIORITY = {
     SuggestionReason.DEPRECATED: 65,
     SuggestionReason.DROPPED_MODIFIER: 60,
     SuggestionReason.TYPO: 50,
+    SuggestionReason.SUCCESSOR: 92,
+    SuggestionReason.COVERED: 110,
 }
+
+_CONFIDENCE = {
+    SuggestionReason.ALIAS: 1.0,
+    SuggestionReason.RATING_WORD: 1.0,
+    SuggestionReason.ARTIST_AT: 0.95,
+    SuggestionReason.CURATED: 0.85,
+    SuggestionReason.PUNCTUATION: 0.95,
+    SuggestionReason.DIRECTION_WORD: 0.9,
+    SuggestionReason.WORD_ORDER: 0.9,
+    SuggestionReason.INACTIVE_ALIAS: 0.7,
+    SuggestionReason.DEPRECATED: 0.4,
+    SuggestionReason.DROPPED_MODIFIER: 0.5,
+    SuggestionReason.TYPO: 0.6,
+    SuggestionReason.SUCCESSOR: 0.8,
+    SuggestionReason.COVERED: 0.95,
+}
+
+#: A suggestion at least this confident is applied by ``--apply-suggestions`` (``check
+#: --fix --unsafe-fixes --apply-suggestions``, ``convert``). 0.9 means: on the suggestion
+#: benchmark (``bench/bench_suggest.py``) a careful human accepts nearly every first
+#: suggestion at or above it (an active alias, a punctuation variant, a dropped direction
+#: word, Danbooru's own successor of a removed tag, one edit to a much more popular tag…).
+APPLY_THRESHOLD = 0.9
 
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    """One way to fix a tag: what to write (``tag``, e.g. ``@nnn yryr``) and why."""
+    """One way to fix a tag: what to write (``tag``, e.g. ``@nnn yryr``) and why.
+
+    ``confidence`` (0..1) is how sure the suggester is that a careful human would accept
+    it; :data:`APPLY_THRESHOLD` and up is applied by ``--apply-suggestions``
+    (:attr:`applicable`). ``remove`` is True when the fix is to delete the written tag
+    because another tag of the same caption already says it (``plaid`` beside
+    ``plaid skirt``): then ``tag`` names that other tag, and nothing is written.
+    """
 
     tag: str
     reason_code: SuggestionReason
     reason: str
     category: Category | None = None
     post_count: int | None = None
+    confidence: float = 0.0
+    remove: bool = False
+
+    @property
+    def applicable(self) -> bool:
+        """True when ``--apply-suggestions`` may apply it (confidence ≥ APPLY_THRESHOLD)."""
+        return self.confidence >= APPLY_THRESHOLD
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -78,7 +120,17 @@ class Suggestion:
             "reason": self.reason,
             "category": self.category.name.lower() if self.category is not None else None,
             "post_count": self.post_count,
+            "confidence": round(self.confidence, 3),
+            "remove": self.remove,
         }
+
+
+def first_applicable(suggestions: Sequence[Suggestion]) -> Suggestion | None:
+    """The first suggestion when it is confident enough for ``--apply-suggestions``
+    (only the first: a lower one is never applied over it), else None."""
+    if suggestions and suggestions[0].applicable:
+        return suggestions[0]
+    return None
 
 
 @dataclass(frozen=True)
@@ -174,7 +226,12 @@ class _Collector:
 
     def ranked(self, limit: int) -> list[Suggestion]:
         ordered = sorted(self.items.values(), key=lambda item: item[0], reverse=True)
-        return [s for _, s in ordered[:limit]]
+        out = [s for _, s in ordered[:limit]]
+        for i, s in enumerate(out):
+            if not s.confidence:
+                confidence = _CONFIDENCE[s.reason_code] * (1.0 if i == 0 else 0.7)
+                out[i] = replace(s, confidence=confidence)
+        return out
 
 
 class Suggester:
@@ -249,6 +306,10 @@ class Suggester:
         self._rating(key, out)
         self._curated(key, out)
         self._inactive_alias(key, info.alias_target, info.alias_status, out)
+        if info.status in (TagStatus.REMOVED, TagStatus.INACTIVE_ALIAS):
+            found = successor(self.db, key)
+            if found is not None:
+                out.add(found)
         if info.status is TagStatus.REMOVED:
             self._deprecated(key, out)
         words = key.split()
@@ -495,3 +556,190 @@ class Suggester:
                 ),
                 -d,
             )
+
+
+# -- successors of removed tags ------------------------------------------------------------
+
+#: Confidence of each kind of successor evidence (see :func:`successor`).
+_SUCCESSOR_MIGRATED = 0.95  # the tags that implied (or aliased to) it now point elsewhere
+_SUCCESSOR_RENAMED = 0.92  # a deleted alias / implication to the same words plus a qualifier
+_SUCCESSOR_IMPLIES = 0.8  # it still implies a current tag (`black blindfold` ⇒ `blindfold`)
+_SUCCESSOR_ALIAS = 0.72  # a deleted alias: Danbooru once said it was this tag
+_SUCCESSOR_PARENT = 0.6  # a deleted implication: the broader tag it used to imply
+_MIN_MIGRATED = 2
+
+
+def _renamed(old: str, new: str) -> bool:
+    """``new`` is ``old`` with a qualifier added (``daisy`` → ``daisy (flower)``,
+    ``naruto`` → ``naruto (series)``, ``plaid`` → ``plaid clothes``)."""
+    return set(old.split()) < set(new.split())
+
+
+def successor(db: TagDB, key: str, *, depth: int = 0) -> Suggestion | None:
+    """See :meth:`TagDB.successor`."""
+    conn = db._conn
+    if conn is None or depth > 2:
+        return None
+    info = db.lookup(key)
+    from anima_caption._tagdb._db import TagStatus
+
+    if info.status not in (TagStatus.REMOVED, TagStatus.INACTIVE_ALIAS):
+        return None
+    # (confidence, newest evidence id, target, reason)
+    found: list[tuple[float, int, str, str]] = []
+    # 1. Every tag that implied (or was an alias of) it now points at one other tag.
+    former = {
+        a
+        for (a,) in conn.execute(
+            "SELECT antecedent FROM implication WHERE consequent = ?1 AND status != 'active' "
+            "UNION SELECT antecedent FROM alias WHERE consequent = ?1 AND status != 'active'",
+            (key,),
+        )
+    }
+    if len(former) >= _MIN_MIGRATED:
+        rows = conn.execute(
+            "SELECT target, COUNT(DISTINCT ante), MAX(id) FROM ("
+            "SELECT i.antecedent AS ante, i.consequent AS target, i.danbooru_id AS id "
+            "FROM implication AS i JOIN implication AS old ON old.antecedent = i.antecedent "
+            "WHERE old.consequent = ?1 AND old.status != 'active' AND i.status = 'active' "
+            "UNION ALL SELECT a.antecedent, a.consequent, a.danbooru_id "
+            "FROM alias AS a JOIN alias AS old ON old.antecedent = a.antecedent "
+            "WHERE old.consequent = ?1 AND old.status != 'active' AND a.status = 'active'"
+            ") GROUP BY target ORDER BY 2 DESC, 3 DESC LIMIT 3",
+            (key,),
+        ).fetchall()
+        for target, votes, newest in rows:
+            if votes >= _MIN_MIGRATED and votes * 2 >= len(former) and target != key:
+                examples = sorted(former)[:2]
+                found.append(
+                    (
+                        _SUCCESSOR_MIGRATED,
+                        newest or 0,
+                        target,
+                        f"Danbooru replaced `{key}` with `{target}`: {votes} of the "
+                        f"{len(former)} tags that pointed to `{key}` "
+                        f"(`{'`, `'.join(examples)}`, …) now imply `{target}`",
+                    )
+                )
+                break
+    # 2. Its own relations: implications it still has, deleted aliases and implications.
+    for target, status, newest, relation in conn.execute(
+        "SELECT consequent, status, danbooru_id, 'implication' FROM implication "
+        "WHERE antecedent = ?1 UNION ALL SELECT consequent, status, danbooru_id, 'alias' "
+        "FROM alias WHERE antecedent = ?1 AND status != 'listed'",
+        (key,),
+    ):
+        if target == key:
+            continue
+        if relation == "alias" and status == "active":
+            continue  # an alias to a tag that is gone itself: handled through the target
+        renamed = _renamed(key, target)
+        if status == "active":  # still in force: stronger than a deleted relation
+            confidence = _SUCCESSOR_RENAMED + 0.02 if renamed else _SUCCESSOR_IMPLIES
+            reason = f"Danbooru replaced `{key}` with `{target}` (`{key}` ⇒ `{target}`)"
+        elif relation == "alias":
+            confidence = _SUCCESSOR_RENAMED if renamed else _SUCCESSOR_ALIAS
+            reason = (
+                f"Danbooru replaced `{key}` with `{target}` (`{key}` was an alias of "
+                f"`{target}` until it was {status})"
+            )
+        else:
+            confidence = _SUCCESSOR_RENAMED if renamed else _SUCCESSOR_PARENT
+            reason = (
+                f"`{key}` is gone from Danbooru; the tag it used to imply is `{target}`"
+                if not renamed
+                else f"Danbooru replaced `{key}` with `{target}`"
+            )
+        found.append((confidence, newest or 0, target, reason))
+    found.sort(key=lambda f: (-f[0], -f[1]))
+    for confidence, _, target, reason in found:
+        resolved = db.lookup(target)
+        if resolved.status in (TagStatus.TAG, TagStatus.ALIAS) and resolved.canonical:
+            name = resolved.canonical
+            category = resolved.category
+            return Suggestion(
+                f"@{name}" if category is Category.ARTIST else name,
+                SuggestionReason.SUCCESSOR,
+                reason,
+                category,
+                resolved.post_count,
+                confidence,
+            )
+        if resolved.status in (TagStatus.REMOVED, TagStatus.INACTIVE_ALIAS):
+            further = successor(db, target, depth=depth + 1)
+            if further is not None:
+                return Suggestion(
+                    further.tag,
+                    SuggestionReason.SUCCESSOR,
+                    f"{reason}; {further.reason}",
+                    further.category,
+                    further.post_count,
+                    min(confidence, further.confidence) * 0.95,
+                )
+    return None
+
+
+# -- the rest of the caption ---------------------------------------------------------------
+
+#: Confidence of a "remove it: the caption already says it" suggestion.
+_COVERED_CONFIDENCE = 0.95
+
+
+def with_context(
+    db: TagDB, key: str, ranked: Sequence[Suggestion], context: Iterable[str], limit: int
+) -> list[Suggestion]:
+    """``ranked`` (the suggestions for ``key`` alone) for a caption whose other tags are
+    ``context``: suggestions the caption already holds are left out, and when a tag of
+    the caption says more than ``key`` (``plaid skirt`` beside ``plaid``; the suggested
+    tag itself) the first suggestion is to remove ``key``."""
+    others = {c for c in (db_key(c) for c in context) if c and c != key}
+    if not others:
+        return list(ranked[:limit])
+    infos = db.lookup_many(sorted(others))
+    # canonical name -> (as written, everything it implies)
+    present: dict[str, tuple[str, frozenset[str]]] = {}
+    for info in infos:
+        if info.known and info.canonical is not None:
+            present.setdefault(info.canonical, (info.name, frozenset(info.implies_all)))
+    cover: Suggestion | None = None
+    kept: list[Suggestion] = []
+    words = set(key.split())
+    for rank, suggestion in enumerate(ranked):
+        name = db_key(suggestion.tag)
+        if suggestion.remove or (
+            name not in present and not any(name in implied for _, implied in present.values())
+        ):
+            kept.append(suggestion)
+            continue
+        if cover is None and rank < 3:
+            holder = present.get(name)
+            if holder is not None:
+                why = f"the caption already has `{holder[0]}`"
+            else:
+                holder = next(h for h in present.values() if name in h[1])
+                why = f"the caption already has `{holder[0]}`, which implies `{name}`"
+            cover = Suggestion(
+                holder[0],
+                SuggestionReason.COVERED,
+                f"{why}: remove `{key}`",
+                suggestion.category,
+                suggestion.post_count,
+                max(suggestion.confidence, 0.5) if rank == 0 else suggestion.confidence,
+                remove=True,
+            )
+    if cover is None:
+        # A tag of the caption that holds every word of `key` and more (`plaid skirt`).
+        for canonical, (written, _) in sorted(present.items()):
+            if words < set(canonical.split()) or words < set(written.split()):
+                cover = Suggestion(
+                    written,
+                    SuggestionReason.COVERED,
+                    f"the caption already has `{written}`, which says more than `{key}`: "
+                    f"remove `{key}`",
+                    confidence=_COVERED_CONFIDENCE,
+                    remove=True,
+                )
+                break
+    if cover is not None:
+        kept.insert(0, cover)
+    return kept[:limit]
