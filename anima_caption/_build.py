@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from anima_caption._kinds import KIND_OF_CATEGORY, SECTION_OF_KIND, Kind, Section
 from anima_caption._lookup import TagLookup
@@ -68,7 +68,13 @@ from anima_caption._scanner import (
 )
 from anima_caption._vocab import Vocabulary, vocabulary
 
-_SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t\u00a0]+(?=\S)")
+# A sentence end followed by space; group 1 holds closing quotes and brackets, which
+# belong to the sentence before (``labeled "TOM." The frog``).
+_SPLIT_RE = re.compile(r"(?<=[.!?])([\"')\]]*)[ \t\u00a0]+(?=\S)")
+# Words that Anima vocabulary and the prose words never hold, for the quick test of
+# whether a caption can hold natural language at all (Builder._start).
+_PROSE_HINT = re.compile(r"(?i)(?<![\w-])(?:a|an|the|and|is|are|her|his|she|its|this)(?![\w-])")
+_WORD_PUNCT = ".,;:!?\"'()[]"
 _WORD_RE = re.compile(r"[A-Za-z]")
 _ERROR_MESSAGES = {
     "ctrl": "control character in caption",
@@ -101,6 +107,7 @@ _TRIGGER: Final = Kind.TRIGGER
 _ARTIST: Final = Kind.ARTIST
 _SECTION_GENERAL: Final = Section.GENERAL
 _SECTION_COUNT: Final = Section.COUNT
+_SECTION_PREFIX: Final = Section.PREFIX
 _new = object.__new__
 _TAG_FIELDS: Final = _FIELDS[Tag]
 _SENTENCE_FIELDS: Final = _FIELDS[Sentence]
@@ -112,18 +119,46 @@ _HEADER_FIELDS: Final = _FIELDS[HeaderModel]
 _CAPTION_FIELDS: Final = _FIELDS[Caption]
 
 
+class _Features(NamedTuple):
+    """What a plain unit's text says about tag or prose (``Builder._features``)."""
+
+    words: int
+    func: int
+    """Words that are function words (``sentence_function_words``)."""
+    prose: int
+    """Words that prose holds and tags almost never do (``prose_words``)."""
+    opener: bool
+    """May open a sentence: a capital (not Title Case unless it ends itself), or four
+    words or more opening with a function word."""
+    upper: bool
+    """Starts with a capital letter (after an opening quote)."""
+    title: bool
+    ends: bool
+    hard: bool
+    """Unmistakably a tag: Anima vocabulary, ``@artist``, an underscore, a trigger."""
+    listed: bool
+    """A hard tag that shows the caption is a tag list: not a prefix tag (quality,
+    score, safety … which ``convert`` adds to any caption) and not a trigger."""
+    short: bool
+    phrase: bool
+    """Three words or more holding a prose word: a phrase in a phrase caption."""
+    standalone: bool
+    """Natural language even without a sentence end: a capitalised item of four words
+    or more with two function words and a prose word, or five words or more with two
+    prose words and no qualifier or colon."""
+
+
 class _Piece:
     """What a separator-free piece of text alone decides, for the fused path."""
 
-    __slots__ = ("cut", "escaped", "flags", "interesting", "kind", "mode", "name", "parts",
-                 "section", "splits", "template")  # fmt: skip
+    __slots__ = ("cut", "escaped", "flags", "kind", "mode", "name", "parts", "section",
+                 "splits", "template")  # fmt: skip
 
     def __init__(
         self,
         mode: int,
         parts: tuple[Part, ...],
         entry: _TagEntry | None,
-        opens: bool = False,
         splits: bool = False,
     ) -> None:
         self.mode = mode
@@ -131,8 +166,6 @@ class _Piece:
         """The piece's IR parts, relative to its start."""
         self.splits = splits
         """Holds a sentence end where ``Builder._split_unit`` cuts it in two."""
-        self.interesting = opens or splits
-        """May take part in a sentence (opens one, or splits at a sentence end)."""
         if entry is None:
             entry = (0, None, _UNKNOWN, _SECTION_GENERAL, False, 0)
         self.cut: int = entry[0]
@@ -162,10 +195,12 @@ class Builder:
         self._flexible: frozenset[str] = self.vocab.flexible_count
         self._members: dict[str, Kind] = self.vocab.members
         self._pattern_prefixes: tuple[str, ...] = self.vocab.pattern_prefixes
+        self._prose_words: frozenset[str] = self.vocab.prose_words
         self._may_have_sentences = False
-        self._last_stop = -1
-        self._resume_at = 0
-        self._resume_short = 0
+        self._text = ""
+        self._runs: list[tuple[int, list[_Unit]]] = []
+        self._special_tags = False
+        self._feature_cache: dict[str, _Features] = {}
         self._has_flexible = False
         self._unresolved: list[dict[str, Any]] = []
         self._tag_cache: dict[str, _TagEntry] = {}
@@ -199,12 +234,14 @@ class Builder:
         return self._finish(head, lead, items)
 
     def _start(self, text: str) -> None:
-        # Every sentence ends in . ! or ? — without one, there is nothing to group.
-        # Where the last . ! or ? is: no sentence can end after it, so a sentence opener
-        # past it is a tag, whatever follows (see _pieces).
-        self._last_stop = max(text.rfind("."), text.rfind("!"), text.rfind("?"))
-        self._may_have_sentences = self._last_stop >= 0
-        self._resume_at = 0
+        # Natural language needs a sentence end (. ! ?) or a word that prose holds and
+        # tags do not ("a", "the", "and", ...): without either, every item is a tag.
+        self._may_have_sentences = (
+            "." in text or "!" in text or "?" in text or _PROSE_HINT.search(text) is not None
+        )
+        self._text = text
+        self._runs = []
+        self._special_tags = False
         self._has_flexible = False
         self._unresolved = []
 
@@ -219,6 +256,8 @@ class Builder:
         return _model(HeaderModel, values, _HEADER_FIELDS)
 
     def _finish(self, header: Any, lead: str, items: list[Any]) -> Caption:
+        if self._runs:
+            items = self._resolve_runs(items)
         self._classify(items)
         values = {"header": header, "lead": lead, "items": tuple(items)}
         caption: Caption = _model(Caption, values, _CAPTION_FIELDS)
@@ -265,8 +304,9 @@ class Builder:
         ``seps`` are the separators between the pieces, or None when every one is ``sep``.
         """
         cache = self._piece_cache
-        # Past the last sentence end no unit can join a sentence: the fast path applies.
-        last_stop = self._last_stop
+        # Without a hint of natural language every plain piece is a tag, built at once;
+        # else plain pieces are collected in runs decided when the caption is complete.
+        collect = self._may_have_sentences
         out: list[Any] = []
         pending: list[_Unit] = []
         last = len(pieces) - 1
@@ -298,15 +338,12 @@ class Builder:
                 next_pos = end + len(trail)
             mode = info.mode
             if mode == tag_mode:
-                if pending and pos > last_stop:
-                    self._drain(text, pending, out, final=True)
-                if pending or (info.interesting and pos <= last_stop):
+                if collect:
                     unit = (pos, end, next_pos, _shift(info.parts, pos), piece)
                     if info.splits:
                         self._split_unit(text, unit, pending)
                     else:
                         pending.append(unit)
-                    self._drain(text, pending, out, final=False)
                 else:
                     cut = info.cut
                     stop = pos + cut
@@ -342,7 +379,9 @@ class Builder:
                             unresolved.append(values)
             elif mode == _MODE_SPECIAL:
                 if pending:
-                    self._drain(text, pending, out, final=True)
+                    self._collect(pending, out)
+                    pending = []
+                self._special_tags = True
                 template = info.template
                 if template is not None:
                     out.append(_shifted(template, pos, text[end:next_pos]))
@@ -354,7 +393,7 @@ class Builder:
                 return None
             pos = next_pos
         if pending:
-            self._drain(text, pending, out, final=True)
+            self._collect(pending, out)
         return out
 
     def _piece_info(self, piece: str) -> _Piece:
@@ -408,10 +447,7 @@ class Builder:
         # The piece keeps these facts; ``_tag`` caches its own when a piece meets the
         # sentence logic.
         entry = self._tag_entry(piece, _has_escape(parts), keep=False)
-        opens = _opens_sentence(piece, self._function_words) and (
-            _ends_sentence(piece) or not _title_case(piece)
-        )  # else _sentence_end rejects it at once, whatever follows
-        return _Piece(_MODE_TAG, parts, entry, opens, splits)
+        return _Piece(_MODE_TAG, parts, entry, splits)
 
     def _special_piece(self, piece: str, parts: tuple[Part, ...]) -> _Piece:
         """A special piece, with its item built once at offset 0 when that can be reused.
@@ -454,6 +490,7 @@ class Builder:
                 if pending:
                     self._text_run(text, pending, out, top=top)
                     pending = []
+                self._special_tags = True
                 out.append(_marker(text, start, end, trail_end, "keep-tokens"))
                 continue
             parts: tuple[Part, ...] = entry[3]
@@ -461,6 +498,7 @@ class Builder:
                 if pending:
                     self._text_run(text, pending, out, top=top)
                     pending = []
+                self._special_tags = True
                 out.append(self._special(text, start, end, trail_end, parts))
                 continue
             pending.append((start, end, trail_end, parts, text[start:end]))
@@ -562,52 +600,141 @@ class Builder:
         split: list[_Unit] = []
         for unit in units:
             self._split_unit(text, unit, split)
-        self._drain(text, split, out, final=True)
+        self._collect(split, out)
 
-    def _drain(self, text: str, units: list[_Unit], out: list[Any], *, final: bool) -> None:
-        """Turn the leading ``units`` into tags and sentences, removing them from the list.
+    def _collect(self, units: list[_Unit], out: list[Any]) -> None:
+        """Hold a run of plain units, with a place in ``out``, until the caption is read."""
+        out.append(None)
+        self._runs.append((len(out) - 1, units))
 
-        Unless ``final``, stops at a sentence opener whose end lies beyond the units seen
-        so far (it may take in units still to come); the caller adds units and calls again.
-        ``units`` are already split at inner sentence ends (:meth:`_split_unit`).
+    def _resolve_runs(self, items: list[Any]) -> list[Any]:
+        """``items`` with each held run replaced by its tags and sentences.
+
+        Decided from the whole caption's evidence (docs/format.md, "Tags and sentences"):
+        first sentences, then, when the caption holds nothing that shows a tag list and
+        what is left is mostly phrases of prose, it is a *phrase caption* whose every item
+        is natural language; a sentence cut off at the end of a caption counts when the
+        caption has other sentences or shows no tag list.
         """
-        function_words = self._function_words
-        i = 0
-        while i < len(units):  # _sentence_end may split a unit in two
-            unit = units[i]
-            resume = self._resume_at if i == 0 else 0
-            if resume:
-                # units[0] is the opener the last call stopped at, units[1:resume] were
-                # already looked at: continue where it left off.
-                self._resume_at = 0
-                j = self._sentence_end(text, units, 0, final, resume, self._resume_short)
-            # Most items are lowercase tags of a few words: they cannot open a sentence.
-            elif not _opens_sentence(unit[4], function_words):
-                out.append(self._unit_item(text, unit))
-                i += 1
-                continue
+        runs = self._runs
+        self._runs = []
+        features = self._features
+        tags = self._special_tags
+        if not tags:
+            tags = any(features(unit[4]).listed for _, units in runs for unit in units)
+        built, counts = self._segment_runs(runs, len(items) - 1, tags, False)
+        phrases, rest = counts
+        if not tags and phrases >= 2 and 2 * phrases >= rest:
+            built, _ = self._segment_runs(runs, len(items) - 1, tags, True)
+        out: list[Any] = []
+        for index, item in enumerate(items):
+            if item is None:
+                out.extend(built[index])
             else:
-                j = self._sentence_end(text, units, i, final, i, 0)
-            if j == -2:
-                self._resume_at = len(units) - i
-                break
-            if j < 0:
-                out.append(self._unit_item(text, unit))
-                i += 1
-                continue
-            start = unit[0]
-            end = units[j][1]
-            raw = text[start:end]
-            values = {
-                "raw": raw,
-                "span": (start, end),
-                "trail": text[end : units[j][2]],
-                "type": "sentence",
-                "text": " ".join(raw.split()),
-            }
-            out.append(_model(Sentence, values, _SENTENCE_FIELDS))
-            i = j + 1
-        del units[:i]
+                out.append(item)
+        return out
+
+    def _segment_runs(
+        self, runs: list[tuple[int, list[_Unit]]], last_slot: int, tags: bool, phrases: bool
+    ) -> tuple[dict[int, list[Any]], tuple[int, int]]:
+        """Each run's items, and (phrases, other units) among the units left as tags."""
+        text = self._text
+        features = self._features
+        built: dict[int, list[Any]] = {}
+        seen = False
+        phrase_count = rest = 0
+        for slot, units in runs:
+            out: list[Any] = []
+            i = 0
+            while i < len(units):  # _sentence_end may split a unit in two
+                unit = units[i]
+                found = features(unit[4])
+                j = -1
+                if found.opener:
+                    cut_off = slot == last_slot and (seen or not tags)
+                    j = self._sentence_end(text, units, i, cut_off)
+                if j < 0 and not found.hard and (phrases or found.standalone):
+                    j = i
+                if j < 0:
+                    out.append(self._unit_item(text, unit))
+                    if found.phrase:
+                        phrase_count += 1
+                    elif not found.hard or found.listed:
+                        rest += 1
+                    i += 1
+                    continue
+                out.append(self._sentence(text, unit, units[j]))
+                seen = True
+                i = j + 1
+            built[slot] = out
+        return built, (phrase_count, rest)
+
+    def _sentence(self, text: str, first: _Unit, last: _Unit) -> Any:
+        start = first[0]
+        end = last[1]
+        raw = text[start:end]
+        values = {
+            "raw": raw,
+            "span": (start, end),
+            "trail": text[end : last[2]],
+            "type": "sentence",
+            "text": " ".join(raw.split()),
+        }
+        return _model(Sentence, values, _SENTENCE_FIELDS)
+
+    def _features(self, raw: str) -> _Features:
+        """What a unit's text says about tag or prose (cached per text)."""
+        cache = self._feature_cache
+        known = cache.get(raw)
+        if known is not None:
+            return known
+        function_words = self._function_words
+        prose_words = self._prose_words
+        words = raw.split()
+        func = prose = 0
+        for word in words:
+            bare = word.strip(_WORD_PUNCT).lower()
+            if bare in function_words:
+                func += 1
+            if bare in prose_words:
+                prose += 1
+        count = len(words)
+        upper = _starts_upper(raw)
+        title = _title_case(raw)
+        ends = _ends_sentence(raw)
+        name = normalize_tag(raw.rstrip(".!?"))
+        kind = self.vocab.kind(name)
+        trigger = bool(self.triggers) and name in self.triggers
+        listed = "_" in raw or raw.lstrip().startswith("@") or (
+            kind is not None and SECTION_OF_KIND[kind] is not _SECTION_PREFIX
+        )
+        if listed and kind is not None and SECTION_OF_KIND[kind] is _SECTION_PREFIX:
+            listed = False  # score_7: the underscore is the tag's own
+        hard = listed or trigger or kind is not None
+        known = _Features(
+            count,
+            func,
+            prose,
+            (upper and (ends or not title))
+            or (count >= 4 and words[0].lower() in function_words),
+            upper,
+            title,
+            ends,
+            hard,
+            listed and not trigger,
+            count <= 2 and (not words or words[0].lower() not in function_words),
+            not hard and count >= 3 and prose >= 1,
+            not hard
+            and not title
+            and (
+                (upper and count >= 4 and func >= 2 and prose >= 1)
+                or (count >= 5 and prose >= 2 and ":" not in raw and "(" not in raw)
+            ),
+        )
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[raw] = known
+        return known
 
     def _unit_item(self, text: str, unit: _Unit) -> Any:
         """The item for a unit that is not part of a sentence: a tag, or the bracket group
@@ -635,7 +762,7 @@ class Builder:
         start, end, trail_end, parts, _ = unit
         cut = start
         for found in _SPLIT_RE.finditer(text, start, end):
-            found_start = found.start()
+            found_start = found.end(1)
             left = text[cut:found_start]
             right_first = text[found.end()]
             if any(p[1] < found_start < p[2] for p in parts if p[0] == "group"):
@@ -650,43 +777,52 @@ class Builder:
         else:
             result.append((cut, end, trail_end, _within(parts, cut, end), text[cut:end]))
 
-    def _sentence_end(
-        self, text: str, units: list[_Unit], i: int, final: bool, first: int, short: int
-    ) -> int:
-        """Index of the unit that ends the sentence starting at ``units[i]``, -1 if there
-        is no sentence, -2 if that depends on units not seen yet (only when not ``final``;
-        then ``self._resume_short`` keeps the count of short units for resuming).
+    def _sentence_end(self, text: str, units: list[_Unit], i: int, cut_off: bool) -> int:
+        """Index of the unit that ends the sentence opening at ``units[i]``, or -1.
 
-        The caller has checked that ``units[i]`` opens a sentence. Looking starts at
-        ``units[first]`` with ``short`` short units seen (``first == i``, ``short == 0``
-        unless resuming).
+        The sentence runs across commas and line breaks to the first unit ending in
+        ``.``, ``!`` or ``?`` (splitting one at an inner end: ``smiling. smile``), or, with
+        ``cut_off``, to the last unit. It is rejected when a later unit is unmistakably a
+        tag, or starts anew with a capital (a Title Case item, or any capital after an
+        opener that does not read as prose), or when two or more of its units are short
+        and the whole does not read as prose (see :func:`_reads_as_prose`).
         """
-        function_words = self._function_words
-        for j in range(first, len(units)):
-            raw = units[j][4]
-            if j > i:
-                if _starts_upper(raw) and not raw.startswith("I "):
-                    return -1
-                if self._tag_like(raw):
-                    return -1
-                if _is_short(raw, function_words):
-                    short += 1
-                    if short >= 2:
-                        return -1
-            if _ends_sentence(raw):
-                return j
-            if j == i and _title_case(raw):
-                # "Long Hair, love live! …": a Title Case item that does not end a sentence
-                # itself is an SDXL-style tag, never the start of a longer one.
-                return -1
-            if j > i and ("." in raw or "!" in raw or "?" in raw) and _split_after_end(
-                text, units, j
-            ):
-                return j
-        if final:
+        features = self._features
+        first = features(units[i][4])
+        if first.ends:
+            return i
+        if first.title:
+            # "Long Hair, love live! …": a Title Case item that does not end a sentence
+            # itself is an SDXL-style tag, never the start of a longer one.
             return -1
-        self._resume_short = short
-        return -2
+        prose_like = first.func >= 2 or (first.words >= 5 and first.func >= 1)
+        words = first.words
+        func = first.func
+        short = 0
+        j = i + 1
+        while j < len(units):
+            raw = units[j][4]
+            found = features(raw)
+            if found.hard:
+                return -1
+            if found.upper and not raw.startswith("I ") and (found.title or not prose_like):
+                return -1
+            if found.short:
+                short += 1
+            if (
+                not found.ends
+                and ("." in raw or "!" in raw or "?" in raw)
+                and _split_after_end(text, units, j)
+            ):
+                found = features(units[j][4])
+            words += found.words
+            func += found.func
+            if found.ends:
+                return j if _reads_as_prose(short, prose_like, words, func) else -1
+            j += 1
+        if cut_off and first.upper and _reads_as_prose(short, prose_like, words, func):
+            return len(units) - 1
+        return -1
 
     def _tag_like(self, raw: str) -> bool:
         if "_" in raw or raw.lstrip().startswith("@"):
@@ -944,7 +1080,7 @@ def _split_after_end(text: str, units: list[_Unit], j: int) -> bool:
     """
     start, end, trail_end, parts, _ = units[j]
     for found in _SPLIT_RE.finditer(text, start, end):
-        cut = found.start()
+        cut = found.end(1)
         if any(p[1] < cut < p[2] for p in parts if p[0] == "group"):
             continue
         left = text[start:cut]
@@ -955,6 +1091,17 @@ def _split_after_end(text: str, units: list[_Unit], j: int) -> bool:
         units.insert(j + 1, (after, end, trail_end, _within(parts, after, end), text[after:end]))
         return True
     return False
+
+
+def _reads_as_prose(short: int, prose_like: bool, words: int, func: int) -> bool:
+    """Whether a run of units from a sentence opener to its end is one sentence.
+
+    Fewer than two short units: yes. Otherwise only when the opener reads as prose and at
+    least one word in five is a function word: ``This is a digital drawing in a
+    cartoonish, flat-shaded style, featuring a dimly lit, intimate setting.`` is one
+    sentence, ``A girl, long hair, smile, blue eyes.`` is a tag list.
+    """
+    return short < 2 or (prose_like and 5 * func >= words)
 
 
 def _starts_upper(raw: str) -> bool:

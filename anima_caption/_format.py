@@ -24,6 +24,7 @@ from anima_caption._parse import parse
 
 SentencePlacement = Literal["keep", "end", "after-character"]
 _INNER_END = re.compile(r"[.!?][\"')\]]*\s")
+_STOPS = frozenset(".!?")
 # Characters that can make a tag's normalised text read back as something else on its
 # own (`{,}_` normalises to `{,}`, which is a brace group): such texts are checked.
 _RISKY = re.compile(r"[,{}\[\]()|\\\x00-\x1f\x7f]")
@@ -58,7 +59,7 @@ def sentence_text(sentence: Sentence) -> str:
     return text if reads_back_as(text, Sentence, text) else sentence.raw.strip()
 
 
-class _Slot:
+class Slot:
     """A sortable element with the sentences anchored after it."""
 
     __slots__ = ("key", "plain", "rank", "sentences", "text")
@@ -166,7 +167,7 @@ def _format_segment(
     seen: set[str],
 ) -> str:
     leading: list[str] = []
-    slots: list[_Slot] = []
+    slots: list[Slot] = []
     rank = _RANK
     for item in items:
         cls = type(item)
@@ -182,7 +183,7 @@ def _format_segment(
                 # The normalised text would read back as another item: keep the tag as
                 # it was written (normalising it is not worth changing what it is).
                 written = item.raw.strip()
-            slots.append(_Slot(written, rank[item.section], text, not item.kaomoji))  # type: ignore[union-attr]
+            slots.append(Slot(written, rank[item.section], text, not item.kaomoji))  # type: ignore[union-attr]
         elif cls is Sentence:
             written = sentence_text(item)  # type: ignore[arg-type]
             if slots:
@@ -190,10 +191,10 @@ def _format_segment(
             else:
                 leading.append(written)
         else:
-            slots.append(_Slot(_format_other(item), _rank_of_other(item), None, False))
+            slots.append(Slot(_format_other(item), _rank_of_other(item), None, False))
 
     if dedupe:
-        kept: list[_Slot] = []
+        kept: list[Slot] = []
         for slot in slots:
             if slot.key is not None:
                 if slot.key in seen:
@@ -209,13 +210,17 @@ def _format_segment(
     if sort:
         slots = sorted(slots, key=lambda s: s.rank)
 
+    if placement == "keep":
+        return render_sorted(leading, slots)
+    trailing: list[str] = []
+    _move_unterminated(leading, slots, trailing)
     if placement != "keep":
         moved = [*leading] + [s for slot in slots for s in slot.sentences or ()]
         leading = []
         for slot in slots:
             slot.sentences = None
         if placement == "end" or not slots:
-            return _render(leading, slots, moved)
+            return render(leading, slots, moved + trailing)
         character_rank = Section.CHARACTER.rank
         cut = 0
         for i, slot in enumerate(slots):
@@ -225,21 +230,57 @@ def _format_segment(
             leading = moved
         else:
             slots[cut - 1].sentences = moved or None
-        return _render(leading, slots, [])
-    return _render(leading, slots, [])
+    return render(leading, slots, trailing)
 
 
-def _render(leading: list[str], slots: list[_Slot], trailing: list[str]) -> str:
+def render_sorted(leading: list[str], slots: list[Slot]) -> str:
+    """The text for sorted ``slots`` with sentences kept in place (``format``'s default,
+    and ``convert``'s output)."""
+    trailing: list[str] = []
+    _move_unterminated(leading, slots, trailing)
+    return render(leading, slots, trailing)
+
+
+def _move_unterminated(leading: list[str], slots: list[Slot], trailing: list[str]) -> None:
+    """Move sentences without a final ``.``, ``!`` or ``?`` (a cut-off sentence, a phrase)
+    to ``trailing``, in order: such a sentence is only read as one at the caption's end
+    or among phrases, so it must not end up between tags."""
+    if all(_terminated(s) for s in leading) and all(
+        _terminated(s) for slot in slots for s in slot.sentences or ()
+    ):
+        return
+    trailing.extend(s for s in leading if not _terminated(s))
+    leading[:] = [s for s in leading if _terminated(s)]
+    for slot in slots:
+        if slot.sentences:
+            trailing.extend(s for s in slot.sentences if not _terminated(s))
+            slot.sentences = [s for s in slot.sentences if _terminated(s)] or None
+
+
+def _terminated(sentence: str) -> bool:
+    return sentence.rstrip("\"')]")[-1:] in _STOPS
+
+
+def _space_after(sentence: str) -> bool:
+    """Whether a space is enough after ``sentence``: it ends in ``.``, ``!`` or ``?`` and
+    holds no inner ". " (``st. louis``) where, parsed again, it could end early."""
+    return _terminated(sentence) and _INNER_END.search(sentence) is None
+
+
+def render(leading: list[str], slots: list[Slot], trailing: list[str]) -> str:
+    """Write the canonical text: ``leading`` sentences, the slots (each with its anchored
+    sentences), then ``trailing`` sentences. The one renderer of ``format`` and
+    ``convert``."""
     # After a sentence a space is enough; kaomoji and bracketed items need a comma to stand
     # as items of their own, and so does whatever follows a sentence with an inner ". "
-    # ("st. louis"): parsed again, the sentence could end there.
+    # ("st. louis") or without a final stop.
     out: list[str] = []
     space_after = False
     for sentence in leading:
         if out:
             out.append(" " if space_after else ", ")
         out.append(sentence)
-        space_after = _INNER_END.search(sentence) is None
+        space_after = _space_after(sentence)
     for slot in slots:
         if out:
             out.append(" " if space_after and slot.plain else ", ")
@@ -249,12 +290,12 @@ def _render(leading: list[str], slots: list[_Slot], trailing: list[str]) -> str:
             for sentence in slot.sentences:
                 out.append(" " if space_after else ", ")
                 out.append(sentence)
-                space_after = _INNER_END.search(sentence) is None
+                space_after = _space_after(sentence)
     for sentence in trailing:
         if out:
             out.append(" " if space_after else ", ")
         out.append(sentence)
-        space_after = _INNER_END.search(sentence) is None
+        space_after = _space_after(sentence)
     return "".join(out)
 
 

@@ -23,6 +23,7 @@ class Vocabulary:
     inference_prefix: tuple[str, ...]
     inference_negative: tuple[str, ...]
     function_words: frozenset[str]
+    prose_words: frozenset[str] = frozenset()
     pattern_prefixes: tuple[str, ...] = field(default=(), compare=False, repr=False)
     """A name can only match ``patterns`` if it starts with one of these (see
     :func:`_literal_prefix`); a short memo of every name looked up cost more than this."""
@@ -70,6 +71,7 @@ def vocabulary() -> Vocabulary:
         inference_prefix=tuple(raw.get("inference_prefix", ())),
         inference_negative=tuple(raw.get("inference_negative", ())),
         function_words=frozenset(raw.get("sentence_function_words", ())),
+        prose_words=frozenset(raw.get("prose_words", ())),
     )
 
 

@@ -32,10 +32,11 @@ from anima_caption._convert._tables import (
 )
 from anima_caption._errors import CaptionSyntaxError, UsageError
 from anima_caption._format import (
-    _INNER_END,
     SentencePlacement,
+    Slot,
     _written,
     format_caption,
+    render_sorted,
     sentence_text,
 )
 from anima_caption._kinds import KIND_OF_CATEGORY, SECTION_OF_KIND, Kind, Section
@@ -703,13 +704,10 @@ def _render(items: list[Item | _Out]) -> str:
     """The text ``format_caption`` gives for a caption of tags and sentences only (no
     header, markers, wildcards or groups; sentences kept in place): tags sorted by section,
     stable; each sentence after the tag it followed; exact duplicates dropped, their
-    sentences moving to the tag before. ``tests/convert/test_fast_path.py`` checks that the
-    two agree."""
+    sentences moving to the tag before. Written by format's own renderer."""
     leading: list[str] = []
-    # [rank, text, plain, sentences]
-    slots: list[tuple[int, str, bool, list[str]]] = []
+    slots: list[Slot] = []
     seen: set[str] = set()
-    current: list[str] = leading
     for item in items:
         if type(item) is _Out:
             text = item.text
@@ -718,34 +716,18 @@ def _render(items: list[Item | _Out]) -> str:
             if text in seen:  # format's dedupe; convert's own duplicate rule ran first
                 continue
             seen.add(text)
-            current = []
-            slots.append((_RANK[item.section], text, not item.decision.kaomoji, current))
+            written = text if text[-1:] != "\\" else _written(text)  # format's rule too
+            slots.append(Slot(written, _RANK[item.section], None, not item.decision.kaomoji))
+        elif slots:
+            slots[-1].anchor([sentence_text(item)])  # type: ignore[arg-type]
         else:
-            current.append(sentence_text(item))  # type: ignore[arg-type]
-    slots.sort(key=_first)
-    out: list[str] = []
-    space_after = False  # the last piece was a sentence without an inner ". "
-    for sentence in leading:
-        if out:
-            out.append(" " if space_after else ", ")
-        out.append(sentence)
-        space_after = _INNER_END.search(sentence) is None
-    for _, text, plain, sentences in slots:
-        if out:
-            # after a sentence a space is enough; kaomoji need a comma, and so does what
-            # follows a sentence with an inner ". " (format's rule)
-            out.append(" " if space_after and plain else ", ")
-        out.append(text if text[-1:] != "\\" else _written(text))  # format's rule too
-        space_after = False
-        for sentence in sentences:
-            out.append(" " if space_after else ", ")
-            out.append(sentence)
-            space_after = _INNER_END.search(sentence) is None
-    return "".join(out)
+            leading.append(sentence_text(item))  # type: ignore[arg-type]
+    slots.sort(key=_rank_of)
+    return render_sorted(leading, slots)
 
 
-def _first(slot: tuple[int, str, bool, list[str]]) -> int:
-    return slot[0]
+def _rank_of(slot: Slot) -> int:
+    return slot.rank
 
 
 def _prefix_rank(out: _Out) -> int:
