@@ -6,7 +6,7 @@ import gc
 import os
 import re
 import sys
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -241,9 +241,12 @@ class Checker:
         """Every tag rule's findings for ``tag``, with positions relative to its start."""
         start = tag.span[0]
         out: list[_Template] = []
+        trigger = tag.kind is Kind.TRIGGER
         for active in self._tag_rules:
             rule = active.rule
             assert isinstance(rule, TagRule)
+            if trigger and not rule.checks_triggers:
+                continue
             for finding in rule.check_tag(tag, info, ctx):  # type: ignore[arg-type]
                 span = finding.span
                 fix = finding.fix
@@ -632,9 +635,12 @@ def apply_edits(text: str, diagnostics: Iterable[DiagnosticRecord]) -> tuple[str
     """Apply the fixes of ``diagnostics`` that do not overlap; return (text, fixes applied).
 
     A fix's edits are applied all together or not at all. Fixes are taken in order of their
-    first edit; one that overlaps an accepted fix waits for the next pass.
+    first edit; one that overlaps an accepted fix waits for the next pass. Linear in the
+    text and ``n log n`` in the edits: accepted edits are kept sorted and a new one is only
+    compared with its neighbours, and the text is rebuilt once.
     """
-    accepted: list[EditRecord] = []
+    accepted: list[EditRecord] = []  # sorted by (start, end); never overlapping
+    keys: list[tuple[int, int]] = []
     count = 0
     candidates = sorted(
         (d for d in diagnostics if d.fix is not None),
@@ -645,14 +651,39 @@ def apply_edits(text: str, diagnostics: Iterable[DiagnosticRecord]) -> tuple[str
     for diagnostic in candidates:
         assert diagnostic.fix is not None
         edits = diagnostic.fix.edits
-        if any(_overlaps(edit, other) for edit in edits for other in accepted):
+        if any(_overlaps_accepted(edit, accepted, keys) for edit in edits):
             continue
-        accepted.extend(edits)
+        if len(edits) > 1 and any(
+            _overlaps(a, b) for i, a in enumerate(edits) for b in edits[i + 1 :]
+        ):
+            continue  # a fix whose own edits collide cannot be applied as one
+        for edit in edits:
+            at = bisect_right(keys, (edit.start, edit.end))
+            keys.insert(at, (edit.start, edit.end))
+            accepted.insert(at, edit)
         count += 1
-    out = text
-    for edit in sorted(accepted, key=lambda e: (e.start, e.end), reverse=True):
-        out = out[: edit.start] + edit.content + out[edit.end :]
-    return out, count
+    pieces: list[str] = []
+    position = 0
+    for edit in accepted:
+        pieces.append(text[position : edit.start])
+        pieces.append(edit.content)
+        position = edit.end
+    pieces.append(text[position:])
+    return "".join(pieces), count
+
+
+def _overlaps_accepted(
+    edit: EditRecord, accepted: list[EditRecord], keys: list[tuple[int, int]]
+) -> bool:
+    """Whether ``edit`` overlaps one of ``accepted`` (sorted, pairwise non-overlapping).
+
+    Only the edit just before ``edit.start`` can reach past it (a later-starting edit
+    inside an earlier one would overlap it), so the edits worth comparing are that one and
+    those starting between ``edit.start`` and ``edit.end``.
+    """
+    low = max(0, bisect_left(keys, (edit.start, -1)) - 1)
+    high = bisect_right(keys, (edit.end, sys.maxsize))
+    return any(_overlaps(edit, other) for other in accepted[low:high])
 
 
 def _overlaps(a: EditRecord, b: EditRecord) -> bool:

@@ -277,12 +277,22 @@ def frame_lines(text: str, span: tuple[int, int], width: int = FRAME_WIDTH) -> t
     long line) is cut to a window of about ``width`` columns around the span, with ``…``.
     """
     start = max(0, min(span[0], len(text)))
-    line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
-    line_end = len(text)
+    # Only a window of the line around the span is ever shown: look no further than a few
+    # widths either way, so framing every diagnostic of a 150 KB one-line caption stays
+    # linear (``cut_left`` / ``cut_right``: the line goes on past the window).
+    reach = 4 * width
+    low = max(0, start - reach)
+    line_start = max(text.rfind("\n", low, start), text.rfind("\r", low, start)) + 1
+    cut_left = line_start == 0 and low > 0
+    if cut_left:
+        line_start = low
+    high = min(len(text), max(start, min(span[1], start + reach)) + reach)
+    line_end = high
     for stop in ("\n", "\r"):
-        found = text.find(stop, start)
+        found = text.find(stop, start, high)
         if found != -1:
             line_end = min(line_end, found)
+    cut_right = line_end == high < len(text)
     end = max(start + 1, min(span[1], line_end)) if line_end > start else start + 1
     line = text[line_start:line_end].replace("\t", " ")
     rel_start, rel_end = start - line_start, end - line_start
@@ -305,8 +315,8 @@ def frame_lines(text: str, span: tuple[int, int], width: int = FRAME_WIDTH) -> t
             used += widths[hi]
             hi += 1
     shown = line[lo:hi]
-    prefix = "…" if lo > 0 else ""
-    suffix = "…" if hi < len(line) else ""
+    prefix = "…" if lo > 0 or cut_left else ""
+    suffix = "…" if hi < len(line) or cut_right else ""
     pad = sum(widths[lo:rel_start]) + len(prefix)
     under = sum(widths[rel_start : min(rel_end, hi)]) if rel_start < len(line) else 1
     under = max(1, under)
