@@ -80,6 +80,7 @@ _ERROR_MESSAGES = {
     "ctrl": "control character in caption",
     "stray": "closing bracket without an opening one",
     "open": "bracket is never closed",
+    "deep": "brackets nested more than 32 levels deep",  # _scanner.MAX_NESTING
 }
 _SPECIAL_WHOLE: Final = frozenset({"break", "kaomoji", "group"})
 
