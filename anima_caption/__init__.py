@@ -20,8 +20,8 @@ from anima_caption._version import __version__
 
 if TYPE_CHECKING:
     from anima_caption._check import CheckConfig, Diagnostic, Fix
-    from anima_caption._check._api import fix, lint
-    from anima_caption._convert import ConversionResult, convert
+    from anima_caption._check._api import Linter, fix, lint
+    from anima_caption._convert import ConversionResult, Converter, convert
     from anima_caption._errors import (
         AnimaCaptionError,
         CaptionDecodeError,
@@ -64,6 +64,7 @@ __all__ = [
     "CheckConfig",
     "Classification",
     "ConversionResult",
+    "Converter",
     "Diagnostic",
     "ErrorItem",
     "Fix",
@@ -71,6 +72,7 @@ __all__ = [
     "Header",
     "Item",
     "Kind",
+    "Linter",
     "Marker",
     "Policy",
     "Redundancy",
@@ -100,11 +102,13 @@ __all__ = [
 
 _LAZY = {
     "ConversionResult": "_convert",
+    "Converter": "_convert",
     "convert": "_convert",
     "CheckConfig": "_check",
     "Diagnostic": "_check",
     "Fix": "_check",
     "fix": "_check._api",
+    "Linter": "_check._api",
     "lint": "_check._api",
     "AnimaCaptionError": "_errors",
     "CaptionDecodeError": "_errors",

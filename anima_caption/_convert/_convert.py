@@ -56,6 +56,8 @@ from anima_caption._parse import parse
 from anima_caption._vocab import vocabulary
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from anima_caption._tagdb import TagDB, TagInfo
 
 Span = tuple[int, int]
@@ -157,6 +159,8 @@ class _Decision(NamedTuple):
     changes: tuple[tuple[str, str, str], ...]  # (rule, new, message), old is the raw text
     unknown: bool
     score: int | None  # score value of a score tag or a Pony score form
+    removed: tuple[str, str] | None = None
+    """For a tag Danbooru removed: (successor to write or "", why), decided per caption."""
 
 
 class _Out:
@@ -186,6 +190,11 @@ class _Work:
     unknown: list[str] = field(default_factory=list)
     segment: int = 0
     simple: bool = True  # only tags and sentences: rendered without building models
+    notes: list[str] = field(default_factory=list)
+
+
+#: What a pickled :class:`Converter` leaves behind (caches, rebuilt on the other side).
+_UNPICKLED = frozenset({"db", "vocab", "_decisions", "_occurrences", "_infos"})
 
 
 class Converter:
@@ -256,6 +265,34 @@ class Converter:
                     batch = []
             out.extend(self._convert_batch(batch))
         return out
+
+    def convert_table(
+        self, table: pa.Table, *, column: str = "caption", id_column: str | None = None
+    ) -> pa.Table:
+        """``table`` with its ``column`` of captions converted, plus ``changes`` (a list of
+        structs: rule, old, new) and ``changed`` columns (see ``anima_caption.datasets``)."""
+        from anima_caption.datasets._arrow import convert_table
+
+        return convert_table(self, table, column=column, id_column=id_column)
+
+    # Pickling (a worker process or a Ray actor builds a converter once): the database
+    # travels as its file's path and is opened again; the per-tag caches start afresh.
+    def __getstate__(self) -> dict[str, object]:
+        from anima_caption._check._api import db_state
+
+        state = {k: v for k, v in self.__dict__.items() if k not in _UNPICKLED}
+        state["db"] = db_state(self.db)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        from anima_caption._check._api import reopen_db
+
+        self.__dict__.update(state)
+        self.db = reopen_db(state["db"])  # type: ignore[arg-type]
+        self.vocab = vocabulary()
+        self._decisions = {}
+        self._occurrences = {}
+        self._infos = {}
 
     def _convert_batch(self, batch: list[tuple[str, Caption]]) -> list[ConversionResult]:
         if self.db is not None:
@@ -380,7 +417,7 @@ class Converter:
                     changes.append(("alias", text, f"Danbooru alias of '{name}'"))
                     info = self._info(name) or info
                 elif status == "removed":
-                    return drop("deprecated", "deprecated or removed on Danbooru")
+                    return self._removed(name, text, kind, changes)
                 elif status == "rating-word":  # pragma: no cover - handled above
                     pass
                 if info.category is not None and not (has_at and kind is Kind.ARTIST):
@@ -394,6 +431,27 @@ class Converter:
             return drop("absorbed", "absorbed by the trigger (policy)")
         section = SECTION_OF_KIND[kind]
         return _Decision(text, kind, section, False, tuple(changes), unknown, None)
+
+    def _removed(
+        self, name: str, text: str, kind: Kind, changes: list[tuple[str, str, str]]
+    ) -> _Decision:
+        """A tag Danbooru removed: kept for now with its successor, if the data gives one
+        confidently; ``_caption_rules`` drops it when another tag of the caption carries
+        it, else writes the successor, else keeps it and says so."""
+        from anima_caption._tagdb._suggest import APPLY_THRESHOLD
+
+        assert self.db is not None
+        found = self.db.successor(name)
+        target = ""
+        why = "no successor in Danbooru's data"
+        if found is not None and not found.remove:
+            if found.confidence >= APPLY_THRESHOLD:
+                target = found.tag
+                why = found.reason
+            else:
+                why = f"maybe '{found.tag}' ({found.reason})"
+        section = SECTION_OF_KIND[kind]
+        return _Decision(text, kind, section, False, tuple(changes), False, None, (target, why))
 
     def _prefix(self, prefix: str | Sequence[str]) -> tuple[_Decision, ...]:
         names = prefix.split(",") if isinstance(prefix, str) else list(prefix)
@@ -437,7 +495,7 @@ class Converter:
         if new_text != text and (not changes or _layout_differs(caption)):
             changes.append(_change("layout", "", "", None, "canonical separators"))
         changes.sort(key=_change_order)
-        notes: tuple[str, ...] = ()
+        notes: tuple[str, ...] = tuple(work.notes)
         kept = False
         for out in outs:
             if out.text:
@@ -446,7 +504,7 @@ class Converter:
                 kept = True
         else:
             if kept:
-                notes = (_NO_SAFETY,)
+                notes = (*notes, _NO_SAFETY)
         return ConversionResult(
             text=new_text,
             original=text,
@@ -469,7 +527,11 @@ class Converter:
             # the decision cached per tag text
             new = decision.text
             if new is not None and item.raw.strip() != new:
-                rule = _spelling_rule(item.raw.strip(), new, item.kaomoji)
+                rule = (
+                    "trigger-spelling"
+                    if decision.kind is Kind.TRIGGER
+                    else _spelling_rule(item.raw.strip(), new, item.kaomoji)
+                )
                 templates = ((rule, new, ""),)
         else:
             templates = changes
@@ -570,6 +632,11 @@ class Converter:
             for out in safety:
                 if out is not keep:
                     remove(out, "safety-conflict", f"'{keep.text}' kept (most restrictive)")
+        # tags Danbooru removed: never dropped with their information
+        for out in outs:
+            removed = out.decision.removed
+            if removed is not None and out.text:
+                self._removed_in_caption(out, removed, outs, work)
         # implications
         if self.prune_implied and self.db is not None:
             live = [o for o in outs if o.text and o.decision.kind not in _VOCAB_KINDS]
@@ -614,6 +681,31 @@ class Converter:
                 position = last[-1] + 1 if last else 0
             work.items.insert(position, new)
         outs[0:0] = added
+
+    def _removed_in_caption(
+        self, out: _Out, removed: tuple[str, str], outs: list[_Out], work: _Work
+    ) -> None:
+        """Drop a removed tag another tag carries (``plaid`` beside ``plaid skirt``), else
+        write its successor (``plaid`` → ``plaid clothes``), else keep it, with a note."""
+        target, why = removed
+        words = out.text.split()
+        for other in outs:
+            if other is out or not other.text or other.decision.removed is not None:
+                continue
+            if other.text == target or _carries(other.text.lstrip("@").split(), words):
+                out.text = ""
+                message = f"removed on Danbooru; '{other.text}' carries it"
+                work.changes.append(_change("deprecated", out.raw, "", out.span, message))
+                return
+        if target:
+            out.text = target
+            info = self._info(target)
+            if info is not None and info.category is not None:
+                out.kind = KIND_OF_CATEGORY[info.category]
+                out.section = SECTION_OF_KIND[out.kind]
+            work.changes.append(_change("successor", out.raw, target, out.span, why))
+            return
+        work.notes.append(f"'{out.text}' was removed on Danbooru and kept ({why}): review it")
 
     def _order_changes(self, outs: list[_Out], work: _Work) -> None:
         # each tag's section, with the parser's rule for ``solo``: it joins the
@@ -793,6 +885,16 @@ def _plain_tag(text: str) -> bool:
     caption = parse(text)
     items = caption.items
     return len(items) == 1 and isinstance(items[0], Tag) and items[0].text == text
+
+
+def _carries(words: list[str], removed: list[str]) -> bool:
+    """Whether a tag of ``words`` says all that a removed tag of ``removed`` words said:
+    it holds them in order (``plaid skirt`` carries ``plaid``; ``red skirt`` does not
+    carry ``red footwear``)."""
+    if len(words) <= len(removed):
+        return False
+    it = iter(words)
+    return all(word in it for word in removed)
 
 
 def _spelling_rule(raw: str, text: str, kaomoji: bool) -> str:
