@@ -12,7 +12,7 @@ IR (plain tuples, cheap to build):
 * ``("sep", start, end)`` — separator trivia: commas, line ends, horizontal space;
 * ``("keep", start, end)`` — kohya's ``|||`` keep-tokens separator;
 * ``("item", start, end, parts)`` — one item; ``parts`` lists only its notable pieces:
-  ``(kind, start, end)`` with kind in ``esc kaomoji break ctrl stray open pipe weight``,
+  ``(kind, start, end)`` with kind in ``esc kaomoji break ctrl stray open deep pipe weight``,
   or ``("group", start, end, bracket, inner)`` where ``inner`` is the IR between the
   brackets. ``open`` is an opener that is never closed (its contents follow it at the same
   level).
@@ -165,32 +165,55 @@ def _tokens(lex: _Lexer, text: str, pos: int, end: int) -> list[tuple[str, int, 
 def _nest(
     tokens: list[tuple[str, int, int]], i: int, closer: str | None
 ) -> tuple[list[Part], int, bool]:
-    """Nest bracket groups, following the grammar's rules; returns (nodes, next index, closed)."""
+    """Nest bracket groups, following the grammar's rules; returns (nodes, next index, closed).
+
+    Iterative (an explicit stack, not recursion): a caption may hold brackets nested
+    thousands deep, and they must not exhaust Python's stack. ``closer`` closes the outer
+    level when given (the outer level itself never counts as an open group).
+    """
+    stack: list[tuple[list[Part], str | None, tuple[str, int, int]]] = []
     nodes: list[Part] = []
+    want = closer
     n = len(tokens)
     while i < n:
         token = tokens[i]
         kind = token[0]
-        if kind == closer:
-            return nodes, i + 1, True
-        opener = _OPENERS.get(kind)
-        if opener is not None:
-            bracket, own_closer = opener
-            inner, i, closed = _nest(tokens, i + 1, own_closer)
-            if closed:
-                end = tokens[i - 1][2]
-                nodes.append(("group", token[1], end, bracket, inner))
-            else:
-                end = inner[-1][2] if inner else token[2]
-                nodes.append(("unclosed", token[1], end, token, inner))
+        if kind == want:
+            if not stack:
+                return nodes, i + 1, True
+            parent, parent_want, opener = stack.pop()
+            parent.append(("group", opener[1], token[2], _OPENERS[opener[0]][0], nodes))
+            nodes, want = parent, parent_want
+            i += 1
+            continue
+        opens = _OPENERS.get(kind)
+        if opens is not None:
+            stack.append((nodes, want, token))
+            nodes, want = [], opens[1]
+            i += 1
             continue
         nodes.append(token)
         i += 1
+    while stack:  # openers never closed reach the end of the text
+        parent, parent_want, opener = stack.pop()
+        end = nodes[-1][2] if nodes else opener[2]
+        parent.append(("unclosed", opener[1], end, opener, nodes))
+        nodes, want = parent, parent_want
     return nodes, i, False
 
 
-def itemize(nodes: list[Part]) -> IR:
-    """Turn nested tokens into the item-level IR (shared by the scanner and the lark path)."""
+#: Bracket groups nested deeper than this are not built: the whole outermost group that
+#: goes too deep becomes one error item (no real caption nests more than a few levels, and
+#: every stage that walks the tree must stay far from Python's recursion limit).
+MAX_NESTING = 32
+
+
+def itemize(nodes: list[Part], depth: int = 0) -> IR:
+    """Turn nested tokens into the item-level IR (shared by the scanner and the lark path).
+
+    A group whose contents would sit more than :data:`MAX_NESTING` levels deep is not
+    itemized: its item gets a ``deep`` error part at its opening bracket.
+    """
     out: list[Part] = []
     item_start = -1
     item_end = -1
@@ -235,7 +258,10 @@ def itemize(nodes: list[Part]) -> IR:
             item_start = node[1]
         item_end = node[2]
         if kind == "group":
-            parts.append(("group", node[1], node[2], node[3], itemize(node[4])))
+            if depth >= MAX_NESTING:
+                parts.append(("deep", node[1], node[1] + 1))
+            else:
+                parts.append(("group", node[1], node[2], node[3], itemize(node[4], depth + 1)))
         else:
             part_kind = _PART_OF_TOKEN.get(kind)
             if part_kind is not None:
