@@ -120,22 +120,43 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
+#: Config and policy files larger than this are refused unread: a config is a few lines,
+#: and one found above an untrusted dataset must not make ``check`` read gigabytes.
+MAX_CONFIG_BYTES = 1 << 20
+#: YAML nesting deeper than this is refused (PyYAML composes recursively).
+MAX_YAML_DEPTH = 64
+
+
+def read_config_text(path: Path, what: str = "config") -> str:
+    """The text of a config or policy file (UTF-8, BOM allowed), at most
+    :data:`MAX_CONFIG_BYTES`; every problem is a one-line :class:`UsageError`."""
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise UsageError(
+                f"{_display(path)}: {what} file is over {MAX_CONFIG_BYTES:,} bytes; refused"
+            )
+        return data.decode("utf-8-sig")
+    except FileNotFoundError:
+        raise UsageError(f"{_display(path)}: {what} file not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"{_display(path)}: {what} path is a directory") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{_display(path)}: {what} file is not UTF-8 ({error.reason})") from None
+    except OSError as error:
+        raise UsageError(
+            f"{_display(path)}: cannot read {what} file ({error.strerror or error})"
+        ) from None
+
+
 def load_config(path: Path) -> LoadedConfig:
     """Read and validate one config file (YAML, or TOML with ``[tool.anima-caption]``).
 
     Raises :class:`UsageError` naming the file and line on any problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{_display(path)}: config file not found") from None
-    except IsADirectoryError:
-        raise UsageError(f"{_display(path)}: config path is a directory") from None
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{_display(path)}: config file is not UTF-8 ({error.reason})") from None
-    except OSError as error:
-        raise UsageError(f"{_display(path)}: cannot read config file ({error.strerror})") from None
+    text = read_config_text(path)
 
     if path.suffix.lower() == ".toml":
         data, lines = _read_toml(path, text)
@@ -206,18 +227,30 @@ def _has_tool_table(path: Path) -> bool:
     import tomllib
 
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        text = read_config_text(path)
+    except UsageError:
+        if TOOL_TABLE.encode() in _head(path):
+            raise  # ours, but unreadable or too big: say so rather than skip it
         return False
     if TOOL_TABLE not in text:  # cheap pre-check: most pyproject files are not ours
         return False
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise UsageError(f"{_display(path)}: TOML nested too deep; refused") from None
     except tomllib.TOMLDecodeError as error:
         # A broken pyproject.toml that mentions our table: report it rather than skip it.
         raise UsageError(_toml_error_message(path, error)) from None
     tool = data.get("tool")
     return isinstance(tool, dict) and TOOL_TABLE in tool
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with Path(path).open("rb") as handle:
+            return handle.read(MAX_CONFIG_BYTES)
+    except OSError:
+        return b""
 
 
 def _read_toml(path: Path, text: str) -> tuple[Any, dict[_KeyPath, int]]:
@@ -227,6 +260,8 @@ def _read_toml(path: Path, text: str) -> tuple[Any, dict[_KeyPath, int]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise UsageError(_toml_error_message(path, error)) from None
+    except RecursionError:
+        raise UsageError(f"{_display(path)}: TOML nested too deep; refused") from None
     tool = data.get("tool")
     if not isinstance(tool, dict) or TOOL_TABLE not in tool:
         raise UsageError(f"{_display(path)}: no [tool.{TOOL_TABLE}] table")
@@ -298,7 +333,35 @@ def _yaml_loader_class() -> Any:
     import yaml
 
     class _Loader(yaml.SafeLoader):
-        pass
+        """Refuses aliases (``*name``, also in ``<<: *name`` merges) and nesting deeper
+        than :data:`MAX_YAML_DEPTH`: a config never needs either, and both let a few
+        hundred bytes expand to gigabytes or recurse without end."""
+
+        _depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"YAML aliases (*{event.anchor}) are not allowed in config files "
+                    "(write the values out)",
+                    event.start_mark,
+                )
+            self._depth += 1
+            try:
+                if self._depth > MAX_YAML_DEPTH:
+                    event = self.peek_event()  # type: ignore[no-untyped-call]
+                    raise yaml.composer.ComposerError(
+                        None,
+                        None,
+                        f"YAML nested more than {MAX_YAML_DEPTH} levels deep",
+                        event.start_mark,
+                    )
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
 
     _Loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
@@ -330,6 +393,8 @@ def _read_yaml(path: Path, text: str) -> tuple[Any, dict[_KeyPath, int]]:
         raise UsageError(f"{_display(path)}:{line}: invalid YAML: {reason}") from None
     except yaml.YAMLError as error:
         raise UsageError(f"{_display(path)}: invalid YAML: {error}") from None
+    except RecursionError:  # the scanner's flow collections ("[[[[...") also recurse
+        raise UsageError(f"{_display(path)}: invalid YAML: nested too deep") from None
     finally:
         loader.dispose()
     if data is None:

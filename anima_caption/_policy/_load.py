@@ -119,16 +119,9 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{_display(path)}: policy file not found") from None
-    except IsADirectoryError:
-        raise UsageError(f"{_display(path)}: policy path is a directory") from None
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{_display(path)}: policy file is not UTF-8 ({error.reason})") from None
-    except OSError as error:
-        raise UsageError(f"{_display(path)}: cannot read policy file ({error.strerror})") from None
+    from anima_caption._check._configfile import read_config_text
+
+    return read_config_text(path, "policy")
 
 
 def _line_of(lines: Mapping[_KeyPath, int], key_path: _KeyPath) -> int | None:
