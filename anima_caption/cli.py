@@ -74,6 +74,7 @@ _FEATURE_COMMANDS = (
     "anima_caption._convert.cli",  # convert, edit, undo
     "anima_caption.training.cli",  # train kohya | animalora | diffusion-pipe
     "anima_caption._review.cli",  # review export | apply, report
+    "anima_caption.datasets.cli",  # merge (per-shard check summaries)
 )
 
 
@@ -202,6 +203,9 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     _add_caption_options(parser)
+    from anima_caption.datasets.cli import add_source_options
+
+    add_source_options(parser, check=True)  # parquet, JSON lines, tar shards…; --num-shards
     parser.set_defaults(func=_run_check)
 
 
@@ -227,6 +231,11 @@ def _run_check(args: argparse.Namespace) -> int:
         loaded.config, _split_codes(args.select), _split_codes(args.ignore), loaded=loaded
     )
     db = _check_db(args)
+    from anima_caption.datasets import cli as datasets_cli
+
+    if datasets_cli.wants_sources(args):  # a dataset file, a column mapping, shards
+        codes = _split_codes(args.select), _split_codes(args.ignore)
+        return datasets_cli.run_check(args, loaded, db, selection, *codes)
     checker = Checker(loaded, db, selection)
     progress = None if args.no_progress else _progress_bar()
     result = checker.run(

@@ -68,8 +68,9 @@ def add_parsers(commands: Any) -> None:
         "--from",
         dest="dialect",
         required=True,
-        choices=("wd14", "sdxl", "pony"),
-        help="what wrote the captions: wd14 tagger, sdxl (Illustrious/NoobAI) or pony",
+        choices=("wd14", "sdxl", "pony", "danbooru"),
+        help="what wrote the captions: wd14 tagger, sdxl (Illustrious/NoobAI), pony, or "
+        "danbooru (post metadata: captions built from the tag_string_* columns and rating)",
     )
     convert.add_argument(
         "--trigger",
@@ -111,6 +112,9 @@ def add_parsers(commands: Any) -> None:
         "one only what needs no database is converted, and the summary says so",
     )
     _add_output_options(convert, allow_out=True)
+    from anima_caption.datasets.cli import add_source_options
+
+    add_source_options(convert, check=False)  # parquet, JSON lines, tar shards…; --num-shards
     convert.set_defaults(func=_run_convert)
 
     edit = commands.add_parser(
@@ -281,7 +285,7 @@ def _run_convert(args: argparse.Namespace) -> int:
             absorbed |= policy.absorbed_tags(trigger)
     converter = Converter(
         db,
-        dialect=args.dialect,
+        dialect="sdxl" if args.dialect == "danbooru" else args.dialect,
         triggers=triggers,
         prefix=args.prefix,
         keep_year=args.keep_year,
@@ -289,6 +293,10 @@ def _run_convert(args: argparse.Namespace) -> int:
         markers=args.markers,
         absorbed=absorbed,
     )
+    from anima_caption.datasets import cli as datasets_cli
+
+    if datasets_cli.wants_sources(args):  # a dataset file, Danbooru metadata, shards
+        return datasets_cli.run_convert(args, None if args.dialect == "danbooru" else converter)
     unknown: dict[str, int] = {}
 
     def transform(text: str, path: Path) -> tuple[str, list[str]]:

@@ -1,0 +1,355 @@
+"""Dataset-source options for ``check`` and ``convert``, and the ``merge`` command.
+
+Light at import time (argparse only), as every command module: the work is imported by
+the functions that run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from anima_caption._errors import UsageError
+
+if TYPE_CHECKING:
+    from anima_caption._check._configfile import LoadedConfig, RuleSelection
+    from anima_caption._convert._convert import Converter
+    from anima_caption._tagdb import TagDB
+    from anima_caption.datasets._sources import ShardFilter, Source
+
+_FORMATS = ("auto", "folder", "jsonl", "json", "parquet", "danbooru", "webdataset")
+
+_MERGE_EPILOG = """\
+examples:
+  anima-caption check data/*.parquet --column caption --num-shards 4 --shard-index 0 \\
+      --summary shard-0.json.gz          (one per shard: a Slurm array, a Kubernetes job)
+  anima-caption merge shard-*.json.gz    the dataset rules over every shard, and the totals
+
+exit codes: 0 no errors, 1 errors in a shard or found by the dataset rules, 2 usage error.
+"""
+
+
+def add_source_options(parser: argparse.ArgumentParser, *, check: bool) -> None:
+    """``--input``, ``--column``, ``--id-column``, shard options (and ``--out`` for check)."""
+    group = parser.add_argument_group(
+        "dataset sources",
+        "PATH may also be a parquet, JSON lines, JSON (sd-scripts metadata, diffusion-pipe "
+        "captions.json) or WebDataset tar file; see docs/datasets.md",
+    )
+    group.add_argument(
+        "--input",
+        dest="input_format",
+        choices=_FORMATS,
+        default="auto",
+        help="what PATH holds (default: from its name; a parquet file with Danbooru's "
+        "tag_string_* columns is read as Danbooru post metadata)",
+    )
+    group.add_argument(
+        "--column", metavar="NAME", help="the caption column or key (default: caption, text…)"
+    )
+    group.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="the column naming each row (default: file_name, image_key, id…; else the row)",
+    )
+    group.add_argument(
+        "--num-shards", type=int, default=1, metavar="N", help="split the dataset into N shards"
+    )
+    group.add_argument(
+        "--shard-index", type=int, default=0, metavar="I", help="run shard I (0-based) only"
+    )
+    group.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="with --num-shards: write this shard's summary here (for 'anima-caption merge'; "
+        "default shard-I-of-N.json.gz)",
+    )
+    if check:
+        group.add_argument(
+            "--out",
+            metavar="FILE",
+            help="also write every caption (fixed, with --fix) and its diagnostics to FILE "
+            "(.parquet, .jsonl)",
+        )
+
+
+def wants_sources(args: argparse.Namespace) -> bool:
+    """Whether the run goes through the dataset sources (else: the folder engine)."""
+    from anima_caption.datasets._sources import is_dataset_file
+
+    if args.input_format != "auto" or args.column or args.id_column or args.num_shards > 1:
+        return True
+    if getattr(args, "dialect", None) == "danbooru":
+        return True
+    out = getattr(args, "out", None)
+    if out and (is_dataset_file(out) or args.command == "check"):
+        return True
+    return any(is_dataset_file(p) and not Path(p).is_dir() for p in args.paths)
+
+
+def _shard(args: argparse.Namespace) -> ShardFilter:
+    from anima_caption.datasets._sources import ShardFilter
+
+    return ShardFilter(args.num_shards, args.shard_index)
+
+
+def open_sources(args: argparse.Namespace, *, prefix: str = "") -> list[Source]:
+    """The sources the paths name (``--input`` / ``--column`` apply to each)."""
+    from anima_caption.datasets._sources import open_source
+
+    fmt = args.input_format
+    if getattr(args, "dialect", None) == "danbooru" and fmt == "auto":
+        fmt = "danbooru"
+    extensions = tuple(
+        e if e.startswith(".") else f".{e}" for e in (getattr(args, "ext", None) or [".txt"])
+    )
+    return [
+        open_source(
+            path,
+            fmt=fmt,
+            column=args.column,
+            id_column=args.id_column,
+            extensions=extensions,
+            prefix=prefix,
+        )
+        for path in args.paths
+    ]
+
+
+def _summary_path(args: argparse.Namespace) -> Path | None:
+    if args.num_shards <= 1 and not args.summary:
+        return None
+    if args.summary:
+        return Path(args.summary)
+    return Path(f"shard-{args.shard_index}-of-{args.num_shards}.json.gz")
+
+
+# -- check -----------------------------------------------------------------------------------
+
+
+def run_check(
+    args: argparse.Namespace,
+    loaded: LoadedConfig,
+    db: TagDB | None,
+    selection: RuleSelection,
+    select: list[str] | None,
+    ignore: list[str] | None,
+) -> int:
+    """``check`` over dataset sources."""
+    from anima_caption._check._api import Linter
+    from anima_caption._check._output import render
+    from anima_caption.datasets._run import check_sources, write_summary
+    from anima_caption.datasets._sinks import open_sink
+
+    if args.fix and not args.diff and not args.out:
+        raise UsageError(
+            "--fix on a dataset file needs --out FILE (the source is never rewritten) or --diff"
+        )
+    sources = open_sources(args)
+    linter = Linter.from_parts(loaded, db, selection)
+    shard = _shard(args)
+    summary = _summary_path(args)
+    sink = None
+    if args.out:
+        sink = open_sink(
+            args.out,
+            command="check",
+            sources=[s.path for s in sources],
+            column=args.column,
+            id_column=args.id_column,
+            diagnostics=True,
+        )
+    ok = False
+    try:
+        check = check_sources(
+            linter,
+            sources,
+            shard=shard,
+            dataset_rules=summary is None,
+            sink=sink,
+            fix=args.fix or args.diff,
+            unsafe=args.unsafe_fixes,
+        )
+        ok = True
+    finally:
+        if sink is not None:
+            sink.close(ok=ok)
+    result = check.result
+    if summary is not None:
+        write_summary(summary, check, loaded=loaded, select=select, ignore=ignore, shard=shard)
+        print(
+            f"shard {shard.shard_index} of {shard.num_shards}: {result.files} captions; "
+            f"summary in {summary} (dataset rules: anima-caption merge)",
+            file=sys.stderr,
+        )
+    if args.diff:
+        for diff in result.diffs:
+            sys.stdout.write(diff)
+    out: TextIO
+    out = Path(args.output_file).open("w", encoding="utf-8") if args.output_file else sys.stdout  # noqa: SIM115
+    try:
+        render(
+            result.records,
+            fmt=args.output_format,
+            out=out,
+            sources=result.sources,
+            rules=[a.rule.__class__ for a in linter.checker.active],
+            show_fixes=True,
+            unsafe_fixes=args.unsafe_fixes,
+            files_checked=result.files,
+            fixed=result.fixed,
+        )
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.out:
+        print(
+            f"wrote {result.files} captions with their diagnostics to {args.out}", file=sys.stderr
+        )
+    if args.diff and result.diffs:
+        return 1
+    if args.exit_zero:
+        return 0
+    return 1 if result.errors else 0
+
+
+# -- convert ---------------------------------------------------------------------------------
+
+
+def run_convert(args: argparse.Namespace, converter: Converter | None) -> int:
+    """``convert`` over dataset sources (``converter`` None: Danbooru metadata, whose
+    captions are built from its columns)."""
+    from anima_caption.datasets._run import convert_sources
+    from anima_caption.datasets._sinks import open_sink
+
+    if args.write:
+        raise UsageError(
+            "--write rewrites caption files in place; a dataset file is never rewritten: "
+            "use --out FILE (.parquet, .jsonl, .json, captions.json or a folder)"
+        )
+    sources = open_sources(args, prefix=args.prefix if converter is None else "")
+    if converter is not None and any(s.kind == "danbooru" for s in sources):
+        converter = None  # Danbooru metadata: the captions are built from the columns
+    sink = None
+    if args.out:
+        sink = open_sink(
+            args.out,
+            command=f"convert --from {args.dialect}",
+            sources=[s.path for s in sources],
+            column=args.column,
+            id_column=args.id_column,
+            changes=True,
+        )
+    ok = False
+    try:
+        report = convert_sources(
+            converter,
+            sources,
+            shard=_shard(args),
+            sink=sink,
+            diff=not (args.quiet or args.check or args.out),
+        )
+        ok = True
+    finally:
+        if sink is not None:
+            sink.close(ok=ok)
+    err = sys.stderr
+    for line in report.failed[:50]:
+        print(line, file=err)
+    if len(report.failed) > 50:
+        print(f"... and {len(report.failed) - 50} more not converted", file=err)
+    if report.by_rule:
+        rules = ", ".join(f"{rule} {n}" for rule, n in report.by_rule.most_common())
+        print(f"changes by rule: {rules}", file=err)
+    total = report.changed + report.unchanged
+    if args.out:
+        summary = f"{total} captions written to {args.out} ({report.changed} changed)"
+    else:
+        summary = f"{report.changed} captions would be converted, {report.unchanged} unchanged"
+        if report.changed and not args.check:
+            summary += " (dry run: add --out FILE to write them)"
+    if report.failed:
+        summary += f", {len(report.failed)} not processed"
+    print(summary, file=err)
+    if report.failed or (args.check and report.changed):
+        return 1
+    return 0
+
+
+# -- merge -----------------------------------------------------------------------------------
+
+
+def add_parsers(commands: Any) -> None:
+    """Add ``merge`` to the ``anima-caption`` subcommands."""
+    merge = commands.add_parser(
+        "merge",
+        help="combine per-shard check summaries and run the dataset-wide rules",
+        description="Read the summaries that 'check --num-shards N --shard-index I' wrote, "
+        "add up their counts and run the dataset rules (duplicate captions, one tag spelled "
+        "two ways, trigger coverage, file names that contradict captions) over all of them.",
+        epilog=_MERGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    merge.add_argument("summaries", nargs="+", metavar="SUMMARY", help="shard summary files")
+    merge.add_argument(
+        "--format",
+        dest="output_format",
+        default="text",
+        choices=("text", "concise", "json", "github", "sarif", "junit"),
+        help="output format of the dataset findings (default: text)",
+    )
+    merge.add_argument("--output-file", metavar="FILE", help="write the report to FILE")
+    merge.add_argument("--db", metavar="PATH", help="tag database (as for check)")
+    merge.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when errors were found"
+    )
+    merge.set_defaults(func=_run_merge)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from anima_caption._check._output import render
+    from anima_caption._tagdb import open_default
+    from anima_caption.datasets._run import merge_summaries, run_dataset_rules
+
+    summaries, linter = merge_summaries([Path(p) for p in args.summaries], open_default(args.db))
+    found = run_dataset_rules(linter, summaries)
+    files = sum(s.files for s in summaries)
+    counts: dict[str, int] = {}
+    severity: dict[str, int] = {}
+    for summary in summaries:
+        for code, n in summary.counts.items():
+            counts[code] = counts.get(code, 0) + n
+        for name, n in summary.severity.items():
+            severity[name] = severity.get(name, 0) + n
+    out: TextIO
+    out = Path(args.output_file).open("w", encoding="utf-8") if args.output_file else sys.stdout  # noqa: SIM115
+    try:
+        render(
+            found,
+            fmt=args.output_format,
+            out=out,
+            sources={},
+            rules=[a.rule.__class__ for a in linter.checker.active],
+            show_fixes=False,
+            unsafe_fixes=False,
+            files_checked=files,
+            fixed=0,
+        )
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    shard_errors = severity.get("error", 0)
+    top = ", ".join(f"{code} {n}" for code, n in sorted(counts.items(), key=lambda kv: -kv[1])[:8])
+    print(
+        f"{len(summaries)} shards, {files} captions: {shard_errors} errors and "
+        f"{severity.get('warning', 0)} warnings in the shards"
+        + (f" ({top})" if top else "")
+        + f"; the dataset rules found {len(found)}",
+        file=sys.stderr,
+    )
+    dataset_errors = sum(1 for r in found if r.severity == "error")
+    if args.exit_zero:
+        return 0
+    return 1 if shard_errors or dataset_errors else 0
