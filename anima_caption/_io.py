@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,27 +109,135 @@ def newline_style(text: str) -> Newline:
     return styles[0]  # type: ignore[return-value]
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically (temp file in the same folder + rename).
+def new_file_mode() -> int:
+    """The permission bits a new file gets here: ``0o666`` less the process umask (what
+    ``open()`` would give; ``mkstemp`` alone would make it private, ``0o600``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:  # noqa: PTH123
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # no /proc: read the umask by setting it (and back) under a lock
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
 
-    The file's permission bits are kept. On any failure the temporary file is removed and
-    the original is untouched.
+
+_UMASK_LOCK = threading.Lock()
+#: ``errno`` values that concern one file only (its folder is not writable, the file system
+#: is mounted read-only…): that file is refused and the run goes on. Anything else (a full
+#: disk, an I/O error) stops the run.
+PER_FILE_ERRORS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR}
+)
+
+
+@dataclass
+class StagedWrite:
+    """A replacement prepared by :func:`stage_write`, made real by :func:`commit_write`."""
+
+    target: Path
+    data: bytes
+    tmp: Path | None
+    """The temporary file renamed over ``target``; None when ``target`` is rewritten in
+    place (see :func:`stage_write`)."""
+
+
+def stage_write(target: Path, data: bytes, *, sync: bool = False) -> StagedWrite:
+    """Prepare replacing ``target`` with ``data``; nothing visible changes yet.
+
+    Usually ``data`` goes to a hidden temporary file beside ``target`` (``.NAME.XXXXXXXX.tmp``)
+    that :func:`commit_write` renames over it: a crash leaves the old or the new file, never
+    half of either. The file keeps its permission bits, and its owner and group where the
+    process may set them (as root, always). A new file gets :func:`new_file_mode`.
+
+    A rename would give ``target`` a new identity, which is wrong in two cases, where the
+    file is instead rewritten in place at commit time (same inode, not atomic; the backup
+    journal keeps the original bytes): a file with several hard links (every link must see
+    the new caption: ``train --layout hardlink`` folders), and a file whose owner this
+    process cannot give to a new file.
     """
-    target = Path(path)
-    mode = target.stat().st_mode & 0o7777 if target.exists() else None
+    try:
+        info: os.stat_result | None = target.lstat()
+    except FileNotFoundError:
+        info = None
+    link = info is not None and stat.S_ISLNK(info.st_mode)
+    if link:  # a link itself is replaced, never written through; it had its target's mode
+        try:
+            info = target.stat()
+        except OSError:
+            info = None
+    elif info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        return StagedWrite(target, data, None)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            tmp.chmod(mode)
-        tmp.replace(target)
+            if sync:
+                os.fsync(handle.fileno())
+        if info is None:
+            tmp.chmod(new_file_mode())
+            return StagedWrite(target, data, tmp)
+        tmp.chmod(info.st_mode & 0o7777)
+        mine = tmp.stat()
+        if (mine.st_uid, mine.st_gid) != (info.st_uid, info.st_gid):
+            try:
+                os.chown(tmp, info.st_uid, info.st_gid)
+            except OSError:
+                if mine.st_uid != info.st_uid and not link:  # cannot keep the owner: in place
+                    tmp.unlink(missing_ok=True)
+                    return StagedWrite(target, data, None)
+                with contextlib.suppress(OSError):  # the group only: keep it if allowed
+                    os.chown(tmp, -1, info.st_gid)
+            tmp.chmod(info.st_mode & 0o7777)  # chown clears the set-id bits
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return StagedWrite(target, data, tmp)
+
+
+def commit_write(staged: StagedWrite) -> None:
+    """Make a staged write real (rename, or rewrite in place); on failure nothing of it
+    is left behind."""
+    if staged.tmp is None:
+        fd = os.open(staged.target, os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        try:
+            view = memoryview(staged.data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.ftruncate(fd, len(staged.data))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return
+    try:
+        staged.tmp.replace(staged.target)
+    except BaseException:
+        discard_write(staged)
+        raise
+
+
+def discard_write(staged: StagedWrite) -> None:
+    """Remove a staged write's temporary file."""
+    if staged.tmp is not None:
+        staged.tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically (temp file in the same folder + rename).
+
+    Permission bits, owner and group are kept (see :func:`stage_write`, which also says
+    when a file is rewritten in place instead); a new file gets the umask's mode. On any
+    failure the temporary file is removed and the original is untouched.
+    """
+    target = Path(path)
+    staged = stage_write(target, data, sync=True)
+    commit_write(staged)
+    fsync_folder(target.parent)
 
 
 def write_atomic_many(items: Sequence[tuple[Path, bytes]]) -> None:
@@ -138,35 +249,31 @@ def write_atomic_many(items: Sequence[tuple[Path, bytes]]) -> None:
     file, at a fraction of the cost on large runs. Temporary names are hidden files, which
     no dataset walk reads as captions.
     """
-    staged: list[tuple[Path, Path]] = []
+    staged: list[StagedWrite] = []
+    done = 0
     try:
         for target, data in items:
-            mode = target.stat().st_mode & 0o7777 if target.exists() else None
-            fd, tmp_name = tempfile.mkstemp(
-                dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-            )
-            tmp = Path(tmp_name)
-            staged.append((tmp, target))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            if mode is not None:
-                tmp.chmod(mode)
+            staged.append(stage_write(target, data))
         os.sync()
-        for done, (tmp, target) in enumerate(staged):
-            tmp.replace(target)
-            staged[done] = (target, target)  # renamed: nothing left to clean up
+        for entry in staged:
+            commit_write(entry)
+            done += 1
     except BaseException:
-        for tmp, target in staged:
-            if tmp != target:
-                tmp.unlink(missing_ok=True)
+        for entry in staged[done:]:
+            discard_write(entry)
         raise
     for folder in {target.parent for target, _ in items}:
-        with contextlib.suppress(OSError):
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        fsync_folder(folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk; best effort."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def encode_caption(text: str, *, bom: bool = False) -> bytes:

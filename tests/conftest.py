@@ -24,6 +24,11 @@ settings.load_profile("anima-ci" if os.environ.get("CI") else "anima")
 os.environ.setdefault(
     "ANIMA_CAPTION_CACHE_DIR", tempfile.mkdtemp(prefix="anima-caption-test-cache-")
 )
+# The journal key (which signs every backup journal this user writes) likewise lives in a
+# data folder of the suite's own, never the user's.
+os.environ.setdefault(
+    "ANIMA_CAPTION_DATA_DIR", tempfile.mkdtemp(prefix="anima-caption-test-data-")
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -730,7 +730,7 @@ class _JournaledWriter:
             self.run = WriteRun(self.root, self.command)
             self.run.open()
         for refused in self.run.write_many(self.pending):
-            print(f"{refused}; not overwritten", file=sys.stderr)
+            print(f"{refused}", file=sys.stderr)
         self.pending = []
 
     def close(self, result: CheckResult) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -396,23 +397,31 @@ def _run_undo(args: argparse.Namespace) -> int:
     import time
 
     from anima_caption._errors import UsageError
-    from anima_caption._journal import list_runs, undo
+    from anima_caption._journal import JournalError, list_runs, recover, undo
 
     root = Path(args.root)
     if not root.is_dir():
         raise UsageError(f"{root}: not a folder (give the dataset folder that was written)")
     out = sys.stdout
     if args.list:
-        runs = list_runs(root)
+        with contextlib.suppress(JournalError):  # a run in progress: list as it is
+            recover(root)
+        runs = list_runs(root, untrusted=True)
         if not runs:
             print(f"{root}: no write runs in the journal", file=sys.stderr)
             return 0
         for run in reversed(runs):
+            if not run.trusted:
+                out.write(f"{run.id}  untrusted, ignored by undo: {run.problem}\n")
+                continue
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started))
             state = "undone" if run.undone else run.status
-            out.write(f"{run.id}  {when}  {len(run.files):>6} files  {state:<11}  {run.command}\n")
+            out.write(
+                f"{run.id}  {when}  {run.file_count:>6} files  {state:<11}  {run.command}\n"
+            )
         return 0
     result = undo(root, dry_run=args.dry_run, run_id=args.run)
+    _report_ignored(root, result.ignored)
     if result.run is None:
         print(f"{root}: nothing to undo (no write run in the journal)", file=sys.stderr)
         return 0
@@ -426,6 +435,14 @@ def _run_undo(args: argparse.Namespace) -> int:
         f"{len(result.unchanged)} already original"
     )
     if result.refused:
-        summary += f", {len(result.refused)} refused (changed since the run)"
+        summary += f", {len(result.refused)} refused"
     print(summary, file=sys.stderr)
     return 1 if result.refused else 0
+
+
+def _report_ignored(root: Path, ignored: list[Any]) -> None:
+    """One warning line per run undo did not trust (at most five, then a count)."""
+    for run in ignored[:5]:
+        print(f"warning: {run.folder}: ignored: {run.problem}", file=sys.stderr)
+    if len(ignored) > 5:
+        print(f"warning: {root}: {len(ignored) - 5} more untrusted runs ignored", file=sys.stderr)
