@@ -1,18 +1,40 @@
 """Explaining non-existent tags: ranked suggestions, each with a reason in plain English.
 
-Strategies, strongest first: active alias → canonical tag; SDXL-era rating words; the
-curated phrase map (``tag_db/suggestions.yaml``); punctuation and spacing variants (one
-indexed query on the letters-and-digits key); dropped direction words; word order;
-deleted-alias history; deprecated tags' specific variants; dropped modifiers; typos
-(rapidfuzz Levenshtein over names of similar length sharing the first or last character,
-loaded lazily per bucket so one suggestion stays in the millisecond range).
+How a suggestion is found and ranked (``bench/bench_suggest.py`` measures it against tags
+from public datasets with the answers a careful human accepts):
+
+1. **Candidates**, each from one kind of evidence (its :class:`SuggestionReason`): an
+   active alias; an SDXL-era rating word; the curated phrase map
+   (``tag_db/suggestions.yaml``, matched with any punctuation); punctuation and spacing
+   variants (one indexed query on the letters-and-digits key); plural / singular; word
+   order; dropped direction words and modifiers; a word replaced by its synonym (curated
+   word classes such as ``legwear`` → ``thighhighs`` / ``pantyhose`` / ``socks``, or
+   Danbooru's own aliases and implications of a part: ``sailor uniform`` → ``serafuku``,
+   ``hairclip`` ⇒ ``hair ornament``); a more specific tag holding every word
+   (``ear fluff`` → ``animal ear fluff``, ``tail biting`` → ``biting own tail``: an
+   in-memory word index of the general tags with 20+ posts, built on first use); a
+   qualified name (``daisy`` → ``daisy (flower)``: a range query on the name index);
+   Danbooru's successor of a removed tag and its specific kinds; a deleted alias's
+   target; near spellings (rapidfuzz Levenshtein over the length buckets).
+2. **One score** per candidate: the evidence's strength, plus popularity (half a point
+   per decade of posts: a popular close tag beats a rare closer one), minus the cost of
+   what differs — per dropped word (little for direction and filler words such as
+   ``slightly`` or ``gentle``, more for the head noun), per added word (little for
+   ``own`` / ``another's``), per substituted word, or per edit of a typo.
+3. **Confidence** (0..1) of the first suggestion from its evidence and its lead over the
+   second; :data:`APPLY_THRESHOLD` and up is applied by ``--apply-suggestions``.
+
+Nothing here is loaded before the first suggestion is computed: a ``check`` whose
+suggestions all come from the user cache folder (see ``TagDB.suggest``) does not import
+rapidfuzz or build the word index.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from itertools import combinations, permutations
@@ -28,6 +50,10 @@ if TYPE_CHECKING:
 _MAX_PERMUTED_WORDS = 5
 _MAX_SUBSET_WORDS = 7
 _TYPO_LIMIT = 5
+#: General / meta tags with at least this many posts go into the word index.
+_INDEX_MIN_POSTS = 20
+_INDEX_EXTRA_WORDS = 2
+_QUALIFIED_LIMIT = 8
 
 
 class SuggestionReason(StrEnum):
@@ -38,53 +64,77 @@ class SuggestionReason(StrEnum):
     CURATED = "curated"
     ARTIST_AT = "artist-at"
     PUNCTUATION = "punctuation"
+    PLURAL = "plural"
     DIRECTION_WORD = "direction-word"
     WORD_ORDER = "word-order"
+    SUCCESSOR = "successor"
     INACTIVE_ALIAS = "inactive-alias"
     DEPRECATED = "deprecated"
+    SYNONYM = "synonym"
+    SPECIFIC = "specific"
+    QUALIFIED = "qualified"
     DROPPED_MODIFIER = "dropped-modifier"
     TYPO = "typo"
-    SUCCESSOR = "successor"
     COVERED = "covered"
 
 
-_PRIORITY = {
-    SuggestionReason.ALIAS: 100,
-    SuggestionReason.RATING_WORD: 98,
-    SuggestionReason.ARTIST_AT: 96,
-    SuggestionReason.CURATED: 95,
-    SuggestionReason.PUNCTUATION: 90,
-    SuggestionReason.DIRECTION_WORD: 85,
-    SuggestionReason.WORD_ORDER: 80,
-    SuggestionReason.INACTIVE_ALIAS: 70,
-    SuggestionReason.DEPRECATED: 65,
-    SuggestionReason.DROPPED_MODIFIER: 60,
-    SuggestionReason.TYPO: 50,
-    SuggestionReason.SUCCESSOR: 92,
-    SuggestionReason.COVERED: 110,
+# How strong each kind of evidence is, before popularity and the cost of what differs.
+_BASE = {
+    SuggestionReason.ALIAS: 100.0,
+    SuggestionReason.RATING_WORD: 100.0,
+    SuggestionReason.ARTIST_AT: 100.0,
+    SuggestionReason.CURATED: 30.0,
+    SuggestionReason.PUNCTUATION: 14.0,
+    SuggestionReason.PLURAL: 12.0,
+    SuggestionReason.WORD_ORDER: 12.0,
+    SuggestionReason.DIRECTION_WORD: 12.0,
+    SuggestionReason.INACTIVE_ALIAS: 8.0,
+    SuggestionReason.DEPRECATED: 8.0,
+    SuggestionReason.SYNONYM: 8.0,
+    SuggestionReason.SPECIFIC: 8.0,
+    SuggestionReason.QUALIFIED: 8.0,
+    SuggestionReason.DROPPED_MODIFIER: 8.0,
+    SuggestionReason.TYPO: 8.0,
+    SuggestionReason.COVERED: 110.0,
 }
+_POPULARITY = 0.5  # points per decade of posts
+_VOCABULARY_POSTS = 100_000  # how popular Anima's own vocabulary counts as
+_EDIT_COST = 1.6  # per Levenshtein edit
+_DROP_COST = 1.2  # per dropped content word
+_DROP_LIGHT = 0.3  # per dropped direction / filler word
+_DROP_COLOUR = 0.8
+_DROP_HEAD = 1.5  # extra when the last word (the noun the tag is about) goes
+_ADD_COST = 1.0  # per added word
+_ADD_LIGHT = 0.2  # per added `own`, `another's`, …
+_STEM_COST = 0.2  # per word that differs only in its ending
+_SYNONYM_COST = 0.5  # per word replaced by a synonym
+_QUALIFIER_COST = 0.4  # a `(qualifier)` added to the name
+_OTHER_CATEGORY = 0.6  # a qualified name that is not a general tag
+_ARTIST_COST = 3.0
+_RARE_POSTS = 100  # fewer posts than this: a weak suggestion…
+_VERY_RARE_POSTS = 20
+_RARE_COST = 4.0  # …that costs this much (half for 20–99 posts)
+_SINGLE_WORD_LEFT = 0.5
+_MIN_SCORE = 6.0  # weaker candidates are not shown
+# Evidence that names its target itself: no penalty for its category or rarity.
+_TRUSTED = frozenset(
+    {
+        SuggestionReason.ALIAS,
+        SuggestionReason.RATING_WORD,
+        SuggestionReason.ARTIST_AT,
+        SuggestionReason.CURATED,
+        SuggestionReason.SUCCESSOR,
+        SuggestionReason.INACTIVE_ALIAS,
+    }
+)
 
-_CONFIDENCE = {
-    SuggestionReason.ALIAS: 1.0,
-    SuggestionReason.RATING_WORD: 1.0,
-    SuggestionReason.ARTIST_AT: 0.95,
-    SuggestionReason.CURATED: 0.85,
-    SuggestionReason.PUNCTUATION: 0.95,
-    SuggestionReason.DIRECTION_WORD: 0.9,
-    SuggestionReason.WORD_ORDER: 0.9,
-    SuggestionReason.INACTIVE_ALIAS: 0.7,
-    SuggestionReason.DEPRECATED: 0.4,
-    SuggestionReason.DROPPED_MODIFIER: 0.5,
-    SuggestionReason.TYPO: 0.6,
-    SuggestionReason.SUCCESSOR: 0.8,
-    SuggestionReason.COVERED: 0.95,
-}
 
 #: A suggestion at least this confident is applied by ``--apply-suggestions`` (``check
-#: --fix --unsafe-fixes --apply-suggestions``, ``convert``). 0.9 means: on the suggestion
-#: benchmark (``bench/bench_suggest.py``) a careful human accepts nearly every first
-#: suggestion at or above it (an active alias, a punctuation variant, a dropped direction
-#: word, Danbooru's own successor of a removed tag, one edit to a much more popular tag…).
+#: --fix --unsafe-fixes --apply-suggestions``, ``convert``). On the suggestion benchmark
+#: (``bench/bench_suggest.py``) a careful human accepts nearly every first suggestion at
+#: or above it: an active alias, a punctuation variant, plural / singular, a dropped
+#: direction word, Danbooru's own successor of a removed tag, a popular tag one edit away
+#: with no close rival…
 APPLY_THRESHOLD = 0.9
 
 
@@ -133,12 +183,54 @@ def first_applicable(suggestions: Sequence[Suggestion]) -> Suggestion | None:
     return None
 
 
+def explain(suggestions: Sequence[Suggestion]) -> str:
+    """Suggestions in words, each reason said once: consecutive suggestions of one kind
+    share one reason (``'a' or 'b' (why); or 'c' (why)``)."""
+    groups: list[list[Suggestion]] = []
+    for suggestion in suggestions:
+        if groups and groups[-1][0].reason_code is suggestion.reason_code:
+            groups[-1].append(suggestion)
+        else:
+            groups.append([suggestion])
+    parts = []
+    for group in groups:
+        first = group[0]
+        if first.remove:
+            parts.append(f"remove it ({first.reason})")
+            continue
+        names = " or ".join(f"'{s.tag}'" for s in group)
+        parts.append(f"{names} ({_group_reason(group)})")
+    return "; or ".join(parts)
+
+
+def _group_reason(group: list[Suggestion]) -> str:
+    """One reason for a group of suggestions of one kind."""
+    first = group[0]
+    if len(group) == 1:
+        return first.reason
+    code = first.reason_code
+    if code is SuggestionReason.TYPO:
+        return "close spellings of existing tags"
+    if code is SuggestionReason.DEPRECATED:
+        return first.reason.split(";")[0] + "; tag the specific kind instead, or leave it out"
+    if code is SuggestionReason.PUNCTUATION:
+        return "Danbooru spells it with other punctuation or spacing"
+    if code is SuggestionReason.SPECIFIC:
+        return "more specific tags that hold every word of it"
+    if code is SuggestionReason.QUALIFIED:
+        return "the name with Danbooru's qualifier: say which one is meant"
+    if code is SuggestionReason.DROPPED_MODIFIER:
+        return "the existing tags among its words; say the rest in natural language"
+    return first.reason
+
+
 @dataclass(frozen=True)
 class _Pattern:
     regex: re.Pattern[str]
     suggest: tuple[str, ...]
     reason: str
     rating: bool
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -150,6 +242,12 @@ class Curated:
     phrases: dict[str, tuple[tuple[str, ...], str]]
     patterns: tuple[_Pattern, ...]
     rating_abbreviations: dict[str, str] = field(default_factory=dict)
+    synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    filler_words: frozenset[str] = frozenset()
+    added_words: frozenset[str] = frozenset()
+    colour_words: frozenset[str] = frozenset()
+    confidence: dict[str, float] = field(default_factory=dict)
+    by_squash: dict[str, str] = field(default_factory=dict)
 
     def rating_target(self, key: str, rating_words: dict[str, str]) -> str | None:
         """Anima safety tag for a rating word or form (``rating:q`` → ``nsfw``), else None."""
@@ -164,24 +262,45 @@ class Curated:
                 return rating_words.get(word, word)
         return None
 
+    def phrase(self, key: str) -> tuple[tuple[str, ...], str, float] | None:
+        """The curated entry of ``key``, written with any punctuation (``worm's-eye
+        view`` finds ``worm's eye view``)."""
+        found = key if key in self.phrases else self.by_squash.get(_squash(key))
+        if found is None:
+            return None
+        targets, reason = self.phrases[found]
+        return targets, reason, self.confidence.get(found, 0.0)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
 
 @cache
 def curated() -> Curated:
     """Load ``tag_db/suggestions.yaml`` once."""
     raw: dict[str, Any] = load_yaml_data("tag_db/suggestions.yaml")
-    phrases = {
-        db_key(str(phrase)): (tuple(str(s) for s in spec["suggest"]), str(spec["reason"]))
-        for phrase, spec in raw.get("phrases", {}).items()
-    }
+    phrases: dict[str, tuple[tuple[str, ...], str]] = {}
+    confidence: dict[str, float] = {}
+    for phrase, spec in raw.get("phrases", {}).items():
+        key = db_key(str(phrase))
+        phrases[key] = (tuple(str(s) for s in spec["suggest"]), str(spec["reason"]))
+        if "confidence" in spec:
+            confidence[key] = float(spec["confidence"])
     patterns = tuple(
         _Pattern(
             re.compile(spec["match"]),
             tuple(str(s) for s in spec.get("suggest", ())),
             str(spec["reason"]),
             bool(spec.get("rating", False)),
+            float(spec.get("confidence", 0.0)),
         )
         for spec in raw.get("patterns", ())
     )
+    synonyms: dict[str, list[str]] = {}
+    for word, others in (raw.get("synonyms") or {}).items():
+        for other in others:
+            synonyms.setdefault(db_key(str(word)), []).append(db_key(str(other)))
     return Curated(
         direction_words=frozenset(str(w) for w in raw.get("direction_words", ())),
         direction_reason=" ".join(str(raw.get("direction_reason", "")).split()),
@@ -190,6 +309,12 @@ def curated() -> Curated:
         rating_abbreviations={
             str(k): str(v) for k, v in raw.get("rating_abbreviations", {}).items()
         },
+        synonyms={k: tuple(v) for k, v in synonyms.items()},
+        filler_words=frozenset(str(w) for w in raw.get("filler_words", ())),
+        added_words=frozenset(str(w) for w in raw.get("added_words", ())),
+        colour_words=frozenset(str(w) for w in raw.get("colour_words", ())),
+        confidence=confidence,
+        by_squash={_squash(k): k for k in phrases},
     )
 
 
@@ -204,34 +329,76 @@ def typo_distance(length: int) -> int:
     return 3
 
 
+def stem(word: str) -> str:
+    """A crude word stem, enough to match plural / singular and ``-ing`` forms
+    (``biting`` / ``bite``, ``grabbing`` / ``grab``, ``brows`` / ``brow``)."""
+    w = word.removesuffix("'s").removesuffix("'")
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+        if len(w) > 2 and w[-1] == w[-2]:
+            w = w[:-1]
+    elif len(w) > 4 and w.endswith("es") and w[-3] in "shxz":
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+def _words(name: str) -> list[str]:
+    """The words of a name for matching: split at spaces and hyphens."""
+    return [w for w in re.split(r"[\s\-]+", name) if w]
+
+
+def _inflections(word: str) -> list[str]:
+    """Plural / singular forms of ``word`` worth looking up."""
+    out = []
+    if word.endswith("ies") and len(word) > 4:
+        out.append(word[:-3] + "y")
+    if word.endswith("es") and len(word) > 4:
+        out.append(word[:-2])
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        out.append(word[:-1])
+    else:
+        out.append(word + "s")
+        if word.endswith(("sh", "ch", "x", "z")):
+            out.append(word + "es")
+        if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
+            out.append(word[:-1] + "ies")
+    return [o for o in out if o != word]
+
+
+@dataclass(slots=True)
+class _Candidate:
+    name: str  # lookup key of the tag to write
+    category: int | None
+    count: int | None
+    reason: SuggestionReason
+    text: str
+    score: float
+    confidence: float = 0.0  # given by the evidence (successor, curated), else worked out
+
+
 class _Collector:
     def __init__(self, key: str) -> None:
         self.key = key
-        self.items: dict[str, tuple[tuple[float, ...], Suggestion]] = {}
+        self.items: dict[str, _Candidate] = {}
 
-    def add(self, suggestion: Suggestion, *extra: float, priority: int | None = None) -> None:
-        if db_key(suggestion.tag) == self.key and suggestion.reason_code not in (
+    def add(self, candidate: _Candidate) -> None:
+        if candidate.name == self.key and candidate.reason not in (
             SuggestionReason.ARTIST_AT,
             SuggestionReason.RATING_WORD,
         ):
             return
-        base = _PRIORITY[suggestion.reason_code] if priority is None else priority
-        rank = (base, *extra, suggestion.post_count or 0)
-        old = self.items.get(suggestion.tag)
-        if old is None or old[0] < rank:
-            self.items[suggestion.tag] = (rank, suggestion)
+        old = self.items.get(candidate.name)
+        if old is None or old.score < candidate.score:
+            self.items[candidate.name] = candidate
 
-    def best_priority(self) -> float:
-        return max((rank[0] for rank, _ in self.items.values()), default=0)
-
-    def ranked(self, limit: int) -> list[Suggestion]:
-        ordered = sorted(self.items.values(), key=lambda item: item[0], reverse=True)
-        out = [s for _, s in ordered[:limit]]
-        for i, s in enumerate(out):
-            if not s.confidence:
-                confidence = _CONFIDENCE[s.reason_code] * (1.0 if i == 0 else 0.7)
-                out[i] = replace(s, confidence=confidence)
-        return out
+    def best(self) -> float:
+        return max((c.score for c in self.items.values()), default=-math.inf)
 
 
 class Suggester:
@@ -240,14 +407,19 @@ class Suggester:
     def __init__(self, db: TagDB) -> None:
         self.db = db
         self.curated = curated()
+        self._index: tuple[list[tuple[str, int, int]], dict[str, list[int]]] | None = None
 
-    def _written(self, name: str, category: int | None) -> str:
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _written(name: str, category: int | None) -> str:
         return f"@{name}" if category == Category.ARTIST else name
 
-    def _resolve(self, names: list[str]) -> dict[str, tuple[str, int, int]]:
+    def _resolve(self, names: Iterable[str]) -> dict[str, tuple[str, int, int]]:
         """``name -> (canonical, category, post_count)`` for names that are tags or active
         aliases of tags."""
         db = self.db
+        names = list(dict.fromkeys(names))
         rows = db._tag_rows(names)
         found = {n: (n, r[0], r[1]) for n, r in rows.items()}
         missing: dict[str, str] = {}
@@ -266,6 +438,135 @@ class Suggester:
                     found[name] = (target_name, row[0], row[1])
         return found
 
+    def _popularity(self, count: int | None) -> float:
+        return _POPULARITY * math.log10((_VOCABULARY_POSTS if count is None else count) + 1)
+
+    @staticmethod
+    def _kind_cost(key: str, name: str) -> float:
+        """The cost of a specific kind of a removed tag (``bangs`` → ``blunt bangs``,
+        ``looking away`` → ``averting eyes``): its own words count less than a change
+        would, since Danbooru's data relates the two."""
+        kw = {stem(w) for w in _words(key)}
+        cw = [stem(w) for w in _words(name)]
+        added = sum(1 for w in cw if w not in kw)
+        return 0.5 + 0.6 * added + (0.0 if kw & set(cw) else 0.8)
+
+    def _drop_cost(self, word: str, head: bool) -> float:
+        c = self.curated
+        if word in c.direction_words or word in c.filler_words:
+            cost = _DROP_LIGHT
+        elif word in c.colour_words:
+            cost = _DROP_COLOUR
+        else:
+            cost = _DROP_COST
+        return cost + (_DROP_HEAD if head and cost >= _DROP_COST else 0.0)
+
+    def _structure_cost(self, key: str, name: str) -> float:
+        """What it costs to go from the words of ``key`` to those of ``name``: dropped,
+        added, re-inflected or re-ordered words."""
+        kw, cw = _words(key), _words(name)
+        synonyms = self.curated.synonyms
+        used = [False] * len(cw)
+        cost = 0.0
+        order: list[int] = []
+        dropped_content = False
+        for i, word in enumerate(kw):
+            match = -1
+            for j, other in enumerate(cw):
+                if not used[j] and other == word:
+                    match = j
+                    break
+            extra = 0.0
+            if match < 0:
+                s = stem(word)
+                for j, other in enumerate(cw):
+                    if not used[j] and stem(other) == s:
+                        match, extra = j, _STEM_COST
+                        break
+            if match < 0:
+                alternatives = synonyms.get(word, ())
+                for j, other in enumerate(cw):
+                    if not used[j] and other in alternatives:
+                        match, extra = j, _SYNONYM_COST
+                        break
+            if match < 0:
+                dropped = self._drop_cost(word, head=i == len(kw) - 1)
+                dropped_content = dropped_content or dropped >= _DROP_COST
+                cost += dropped
+                continue
+            used[match] = True
+            order.append(match)
+            cost += extra
+        added = self.curated.added_words
+        for j, word in enumerate(cw):
+            if used[j]:
+                continue
+            if word.startswith("(") or word.endswith(")"):
+                cost += _QUALIFIER_COST
+            elif word in added:
+                cost += _ADD_LIGHT
+            else:
+                cost += _ADD_COST * (2.0 if len(kw) == 1 else 1.0)
+        if order != sorted(order):
+            cost += 0.1
+        if len(order) == 1 < len(kw) and dropped_content:
+            cost += _SINGLE_WORD_LEFT  # `tail biting` → `biting` keeps too little
+        return cost
+
+    def _add(
+        self,
+        out: _Collector,
+        name: str,
+        category: int | None,
+        count: int | None,
+        reason: SuggestionReason,
+        text: str,
+        *,
+        cost: float | None = None,
+        base: float | None = None,
+        confidence: float = 0.0,
+    ) -> None:
+        if cost is None:
+            cost = self._structure_cost(out.key, name)
+            if reason is SuggestionReason.DEPRECATED:
+                cost = min(cost, self._kind_cost(out.key, name))
+        if reason not in _TRUSTED:
+            if category == Category.ARTIST:
+                cost += _ARTIST_COST  # a name, when the words look like a description
+            elif category is not None and category not in (Category.GENERAL, Category.META):
+                cost += _OTHER_CATEGORY
+            if count is not None and count < _RARE_POSTS:
+                cost += _RARE_COST if count < _VERY_RARE_POSTS else _RARE_COST / 2
+        score = (_BASE[reason] if base is None else base) + self._popularity(count) - cost
+        out.add(_Candidate(name, category, count, reason, text, score, confidence))
+
+    # -- the word index -----------------------------------------------------------------------
+
+    def _word_index(self) -> tuple[list[tuple[str, int, int]], dict[str, list[int]]]:
+        """``(rows, stem -> row numbers)`` of the general and meta tags with
+        :data:`_INDEX_MIN_POSTS` posts or more (built on first use, ≈ 0.1 s)."""
+        if self._index is None:
+            rows: list[tuple[str, int, int]] = []
+            index: dict[str, list[int]] = {}
+            conn = self.db._conn
+            if conn is not None:
+                rows = conn.execute(
+                    "SELECT name, category, post_count FROM tag "
+                    "WHERE category IN (0, 5) AND post_count >= ?",
+                    (_INDEX_MIN_POSTS,),
+                ).fetchall()
+                for number, (name, _, _) in enumerate(rows):
+                    for word in {stem(w) for w in _words(name)}:
+                        found = index.get(word)
+                        if found is None:
+                            index[word] = [number]
+                        else:
+                            found.append(number)
+            self._index = (rows, index)
+        return self._index
+
+    # -- suggestions ----------------------------------------------------------------------------
+
     def suggest(self, tag: str, *, limit: int = 5) -> list[Suggestion]:
         """See :meth:`TagDB.suggest`."""
         key = db_key(tag)
@@ -277,7 +578,7 @@ class Suggester:
 
         if info.status is TagStatus.TAG:
             if info.category is Category.ARTIST and not tag.strip().startswith("@"):
-                out.add(
+                return [
                     Suggestion(
                         f"@{key}",
                         SuggestionReason.ARTIST_AT,
@@ -285,14 +586,15 @@ class Suggester:
                         f"`@` (`@{key}`) — without it the style has very little effect",
                         info.category,
                         info.post_count,
+                        0.95,
                     )
-                )
-            return out.ranked(limit)
+                ]
+            return []
         if info.status is TagStatus.VOCABULARY:
             return []
         if info.status is TagStatus.ALIAS and info.canonical is not None:
             category = info.category.value if info.category is not None else None
-            out.add(
+            return [
                 Suggestion(
                     self._written(info.canonical, category),
                     SuggestionReason.ALIAS,
@@ -300,43 +602,97 @@ class Suggester:
                     "canonical tag, which is what the model saw in training",
                     info.category,
                     info.post_count,
+                    1.0,
                 )
-            )
-            return out.ranked(limit)
-        self._rating(key, out)
+            ]
+        if self._rating(key, out):
+            return self._ranked(out, limit)
         self._curated(key, out)
-        self._inactive_alias(key, info.alias_target, info.alias_status, out)
         if info.status in (TagStatus.REMOVED, TagStatus.INACTIVE_ALIAS):
-            found = successor(self.db, key)
-            if found is not None:
-                out.add(found)
+            self._successor(key, out)
+            self._inactive_alias(key, info.alias_target, info.alias_status, out)
         if info.status is TagStatus.REMOVED:
             self._deprecated(key, out)
         words = key.split()
         self._punctuation(key, out)
-        self._subsets(key, words, out)
+        self._plural(key, words, out)
         self._word_order(key, words, out)
-        if out.best_priority() < _PRIORITY[SuggestionReason.DEPRECATED]:
+        parts = self._subsets(key, words, out)
+        self._synonyms(key, words, parts, out)
+        self._qualified(key, words, out)
+        self._specific(key, out)
+        if out.best() < _BASE[SuggestionReason.PLURAL]:
             self._typos(key, out)
-        return out.ranked(limit)
+        return self._ranked(out, limit)
 
-    # -- strategies -------------------------------------------------------------------------
-
-    def _rating(self, key: str, out: _Collector) -> None:
-        target = self.db.rating_target(key)
-        if target is not None:
-            out.add(
+    def _ranked(self, out: _Collector, limit: int) -> list[Suggestion]:
+        ordered = sorted(out.items.values(), key=lambda c: (-c.score, -(c.count or 0), c.name))
+        ordered = [c for c in ordered if c.score >= _MIN_SCORE]
+        result: list[Suggestion] = []
+        for rank, c in enumerate(ordered[:limit]):
+            following = ordered[rank + 1].score if rank + 1 < len(ordered) else -math.inf
+            confidence = self._confidence(c, c.score - following)
+            if rank:
+                confidence = min(confidence, 0.85) * 0.7
+            result.append(
                 Suggestion(
-                    target,
-                    SuggestionReason.RATING_WORD,
-                    f"`{key}` is an SDXL-era rating, not a tag; Anima's safety tag for it is "
-                    f"`{target}` (one of safe, sensitive, nsfw, explicit)",
+                    self._written(c.name, c.category),
+                    c.reason,
+                    c.text,
+                    None if c.category is None else Category(c.category),
+                    c.count,
+                    round(confidence, 3),
                 )
             )
+        return result
+
+    @staticmethod
+    def _confidence(c: _Candidate, lead: float) -> float:
+        """How sure the first suggestion is: its evidence, and its lead over the next."""
+        reason = c.reason
+        if reason in (SuggestionReason.RATING_WORD, SuggestionReason.ALIAS):
+            return 1.0
+        if c.confidence:
+            evidence = c.confidence
+        elif reason is SuggestionReason.PUNCTUATION:
+            evidence = 0.97
+        elif reason in (
+            SuggestionReason.PLURAL,
+            SuggestionReason.WORD_ORDER,
+            SuggestionReason.DIRECTION_WORD,
+        ):
+            evidence = 0.93
+        elif reason is SuggestionReason.CURATED:
+            evidence = 0.85
+        elif reason is SuggestionReason.TYPO and c.score >= 10.0:
+            evidence = 0.92
+        else:
+            evidence = min(0.85, 0.5 + 0.05 * max(0.0, c.score - _MIN_SCORE))
+        if lead < 1.0:  # a close rival: the choice is the user's
+            evidence = min(evidence, 0.6 + 0.25 * max(0.0, lead))
+        return evidence
+
+    # -- strategies -----------------------------------------------------------------------------
+
+    def _rating(self, key: str, out: _Collector) -> bool:
+        target = self.db.rating_target(key)
+        if target is None:
+            return False
+        self._add(
+            out,
+            target,
+            None,
+            None,
+            SuggestionReason.RATING_WORD,
+            f"`{key}` is an SDXL-era rating, not a tag; Anima's safety tag for it is "
+            f"`{target}` (one of safe, sensitive, nsfw, explicit)",
+            cost=0.0,
+        )
+        return True
 
     def _curated(self, key: str, out: _Collector) -> None:
-        entries: list[tuple[tuple[str, ...], str]] = []
-        phrase = self.curated.phrases.get(key)
+        entries: list[tuple[tuple[str, ...], str, float]] = []
+        phrase = self.curated.phrase(key)
         if phrase is not None:
             entries.append(phrase)
         for pattern in self.curated.patterns:
@@ -344,50 +700,65 @@ class Suggester:
                 continue
             match = pattern.regex.fullmatch(key)
             if match is not None:
-                entries.append((tuple(match.expand(s) for s in pattern.suggest), pattern.reason))
-        for targets, reason in entries:
+                entries.append(
+                    (
+                        tuple(match.expand(s) for s in pattern.suggest),
+                        pattern.reason,
+                        pattern.confidence,
+                    )
+                )
+        for targets, reason, confidence in entries:
             names = [db_key(t) for t in targets]
             found = self._resolve(names)
+            if not confidence:
+                confidence = 0.85 if len(names) == 1 else 0.6
             for order, name in enumerate(names):
                 row = found.get(name)
-                category = Category(row[1]) if row else None
-                out.add(
-                    Suggestion(
-                        self._written(name, row[1] if row else None),
-                        SuggestionReason.CURATED,
-                        reason,
-                        category,
-                        row[2] if row else None,
-                    ),
-                    -order,
+                if row is None and not self.db._vocab.kind(name):
+                    continue  # a target missing from this database (an older list)
+                self._add(
+                    out,
+                    row[0] if row else name,
+                    row[1] if row else None,
+                    row[2] if row else None,
+                    SuggestionReason.CURATED,
+                    reason,
+                    cost=float(order) * 3.0,
+                    confidence=confidence if order == 0 else 0.0,
                 )
+
+    def _successor(self, key: str, out: _Collector) -> None:
+        found = successor(self.db, key)
+        if found is None:
+            return
+        category = None if found.category is None else found.category.value
+        self._add(
+            out,
+            db_key(found.tag),
+            category,
+            found.post_count,
+            SuggestionReason.SUCCESSOR,
+            found.reason,
+            base=-4.0 + 16.0 * found.confidence,
+            confidence=found.confidence,
+        )
 
     def _inactive_alias(
         self, key: str, target: str | None, status: str | None, out: _Collector
     ) -> None:
-        if target is None or status is None:
+        if target is None or status is None or status == "active":
             return
         row = self._resolve([target]).get(target)
         if row is None:
             return
         if status == "listed":
             why = f"a tagcomplete list gives `{key}` as an alias of `{row[0]}` (unconfirmed)"
-        elif status == "active":
-            return
         else:
             why = (
                 f"`{key}` was an alias of `{row[0]}` until Danbooru {status} it, so it is "
                 f"not a tag; `{row[0]}` is the closest existing tag"
             )
-        out.add(
-            Suggestion(
-                self._written(row[0], row[1]),
-                SuggestionReason.INACTIVE_ALIAS,
-                why,
-                Category(row[1]),
-                row[2],
-            )
-        )
+        self._add(out, row[0], row[1], row[2], SuggestionReason.INACTIVE_ALIAS, why)
 
     def _deprecated(self, key: str, out: _Collector) -> None:
         conn = self.db._conn
@@ -402,17 +773,15 @@ class Suggester:
             )
         ]
         found = self._resolve(names)
-        best = sorted(set(found.values()), key=lambda v: -v[2])[:3]
-        for name, category, count in best:
-            out.add(
-                Suggestion(
-                    self._written(name, category),
-                    SuggestionReason.DEPRECATED,
-                    f"Danbooru no longer uses `{key}`; tag the specific kind instead, "
-                    f"e.g. `{name}`, or leave it out",
-                    Category(category),
-                    count,
-                )
+        for name, category, count in set(found.values()):
+            self._add(
+                out,
+                name,
+                category,
+                count,
+                SuggestionReason.DEPRECATED,
+                f"Danbooru no longer uses `{key}`; tag the specific kind instead, "
+                f"e.g. `{name}`, or leave it out",
             )
 
     def _punctuation(self, key: str, out: _Collector) -> None:
@@ -421,15 +790,31 @@ class Suggester:
         for name, category, count in self.db._by_squash(squash(key)):
             if name == key:
                 continue
-            out.add(
-                Suggestion(
-                    self._written(name, category),
-                    SuggestionReason.PUNCTUATION,
-                    f"Danbooru spells it `{name}` ({count:,} posts): punctuation and spacing "
-                    "are part of a tag's name",
-                    Category(category),
-                    count,
-                )
+            self._add(
+                out,
+                name,
+                category,
+                count,
+                SuggestionReason.PUNCTUATION,
+                f"Danbooru spells it `{name}` ({count:,} posts): punctuation and spacing "
+                "are part of a tag's name",
+                cost=0.0,
+            )
+
+    def _plural(self, key: str, words: list[str], out: _Collector) -> None:
+        variants: dict[str, str] = {}
+        for i, word in enumerate(words):
+            for form in _inflections(word):
+                variants.setdefault(" ".join([*words[:i], form, *words[i + 1 :]]), word)
+        for name, (canonical, category, count) in self._resolve(variants).items():
+            self._add(
+                out,
+                canonical,
+                category,
+                count,
+                SuggestionReason.PLURAL,
+                f"Danbooru's tag is `{canonical}` (plural and singular are different names)",
+                cost=_STEM_COST if canonical == name else 0.6,
             )
 
     def _word_order(self, key: str, words: list[str], out: _Collector) -> None:
@@ -437,49 +822,52 @@ class Suggester:
             return
         candidates = list(dict.fromkeys(" ".join(p) for p in permutations(words)))
         found = self._resolve([c for c in candidates if c != key])
-        for name, category, count in found.values():
-            out.add(
-                Suggestion(
-                    self._written(name, category),
-                    SuggestionReason.WORD_ORDER,
-                    f"the words are in a different order on Danbooru: `{name}`",
-                    Category(category),
-                    count,
-                )
+        for name, category, count in set(found.values()):
+            self._add(
+                out,
+                name,
+                category,
+                count,
+                SuggestionReason.WORD_ORDER,
+                f"the words are in a different order on Danbooru: `{name}`",
+                cost=0.2,
             )
 
-    def _subsets(self, key: str, words: list[str], out: _Collector) -> None:
+    def _subsets(
+        self, key: str, words: list[str], out: _Collector
+    ) -> dict[str, tuple[str, int, int]]:
+        """Dropped modifiers and direction words; returns the word runs of ``key`` that
+        are tags or aliases (``phrase -> (canonical, category, count)``), for synonyms."""
         n = len(words)
         if not 2 <= n <= _MAX_SUBSET_WORDS:
-            return
+            return {}
         subsets: dict[str, tuple[int, ...]] = {}
         for size in range(n - 1, 0, -1):
             for kept in combinations(range(n), size):
                 subsets.setdefault(" ".join(words[i] for i in kept), kept)
         found = self._resolve(list(subsets))
-        # One remaining word only counts as itself, never through an alias (`side` is an
-        # alias of `from side`, which has nothing to do with `side ponytial`).
-        found = {p: r for p, r in found.items() if len(subsets[p]) > 1 or r[0] == p}
-        has_aliases = self.db.has_danbooru_data
-        multi_word = any(len(subsets[s]) > 1 for s in found)
         directions = self.curated.direction_words
+        has_aliases = self.db.has_danbooru_data
         for phrase, kept in subsets.items():
-            dropped = [w for i, w in enumerate(words) if i not in kept]
             row = found.get(phrase)
             via = ""
             if row is None:
-                rows = self.db._alias_rows(phrase) if has_aliases else ()
-                history = [a for a in rows if a[1] not in ("active",)]
-                if not history or len(kept) < 2:
+                if len(kept) < 2 or not has_aliases:
+                    continue
+                history = [a for a in self.db._alias_rows(phrase) if a[1] != "active"]
+                if not history:
                     continue
                 target = self._resolve([history[0][0]]).get(history[0][0])
                 if target is None:
                     continue
                 row = target
                 via = f" (`{phrase}` itself was an alias of `{row[0]}`, now {history[0][1]})"
-            if len(kept) == 1 and multi_word:
+            elif len(kept) == 1 and row[0] != phrase:
+                # One remaining word only counts as itself, never through an alias (`side`
+                # is an alias of `from side`, which has nothing to do with `side ponytial`).
                 continue
             name, category, count = row
+            dropped = [w for i, w in enumerate(words) if i not in kept]
             dropped_text = " ".join(dropped)
             if all(w in directions for w in dropped):
                 reason_code = SuggestionReason.DIRECTION_WORD
@@ -491,13 +879,135 @@ class Suggester:
                     f'word(s) ("{dropped_text}") separately if they exist, or say it in '
                     "natural language"
                 )
-            out.add(
-                Suggestion(
-                    self._written(name, category), reason_code, reason, Category(category), count
-                ),
-                len(kept),
-                # A single remaining word is a weak guess: below typos.
-                priority=_PRIORITY[SuggestionReason.TYPO] - 5 if len(kept) == 1 else None,
+            self._add(out, name, category, count, reason_code, reason)
+        return found
+
+    def _synonyms(
+        self,
+        key: str,
+        words: list[str],
+        parts: dict[str, tuple[str, int, int]],
+        out: _Collector,
+    ) -> None:
+        """One run of words replaced by a synonym: curated (``legwear`` → ``thighhighs``)
+        or Danbooru's (``sailor uniform`` → alias ``serafuku``, ``hairclip`` ⇒
+        ``hair ornament``), optionally with one other word left out."""
+        n = len(words)
+        if n > _MAX_SUBSET_WORDS:
+            return
+        synonyms = self.curated.synonyms
+        db = self.db
+        variants: dict[str, tuple[str, str, float]] = {}  # name -> (part, replacement, cost)
+        for start in range(n):
+            for end in range(start + 1, min(n, start + 2) + 1):
+                part = " ".join(words[start:end])
+                replacements = list(synonyms.get(part, ()))
+                row = parts.get(part)
+                if row is not None and end - start < n:
+                    if row[0] != part:
+                        replacements.append(row[0])  # an alias of the run of words
+                    elif db.has_danbooru_data:
+                        replacements.extend(db._direct_implications(part))
+                for replacement in dict.fromkeys(replacements):
+                    if replacement == part:
+                        continue
+                    before, after = words[:start], words[end:]
+                    variants.setdefault(
+                        " ".join([*before, replacement, *after]), (part, replacement, _SYNONYM_COST)
+                    )
+                    others = [*before, *after]
+                    if len(others) >= 2:  # …and one other word left out
+                        for drop in range(len(others)):
+                            rest_before = [w for i, w in enumerate(before) if i != drop]
+                            rest_after = [w for i, w in enumerate(after) if i + len(before) != drop]
+                            name = " ".join([*rest_before, replacement, *rest_after])
+                            variants.setdefault(
+                                name,
+                                (
+                                    part,
+                                    replacement,
+                                    _SYNONYM_COST + self._drop_cost(others[drop], head=False),
+                                ),
+                            )
+        if not variants:
+            return
+        for name, (canonical, category, count) in self._resolve(variants).items():
+            part, replacement, cost = variants[name]
+            self._add(
+                out,
+                canonical,
+                category,
+                count,
+                SuggestionReason.SYNONYM,
+                f'Danbooru\'s word for "{part}" here is "{replacement}": `{canonical}`',
+                cost=cost,
+            )
+
+    def _qualified(self, key: str, words: list[str], out: _Collector) -> None:
+        """Names that start with ``key`` or a run of its words and add a qualifier or a
+        word: ``daisy`` → ``daisy (flower)``, ``watercolor style`` →
+        ``watercolor (medium)``, ``alternate breast size`` →
+        ``alternate breast size (larger)``."""
+        conn = self.db._conn
+        if conn is None:
+            return
+        n = len(words)
+        fillers = self.curated.filler_words | self.curated.direction_words
+        runs = {key} | {
+            " ".join(words[s:e]) for s in range(n) for e in range(s + 1, n + 1) if e - s < n
+        }
+        for run in sorted(runs):
+            dropped = n - len(run.split())
+            if dropped and not all(w in fillers for w in words if w not in run.split()):
+                continue  # only `watercolor style` → `watercolor (medium)`
+            rows = conn.execute(
+                "SELECT name, category, post_count FROM tag WHERE name > ?1 AND name < ?2 "
+                "ORDER BY post_count DESC LIMIT ?3",
+                (run + " ", run + " \U0010ffff", _QUALIFIED_LIMIT),
+            ).fetchall()
+            for name, category, count in rows:
+                qualified = name[len(run) + 1 :].startswith("(")
+                if not qualified and dropped:
+                    continue  # a run of words plus other words: not evidence enough
+                cost = self._structure_cost(key, name)
+                self._add(
+                    out,
+                    name,
+                    category,
+                    count,
+                    SuggestionReason.QUALIFIED if qualified else SuggestionReason.SPECIFIC,
+                    f"Danbooru's tag is `{name}`"
+                    + (" (the name with its qualifier)" if qualified else ""),
+                    cost=cost,
+                )
+
+    def _specific(self, key: str, out: _Collector) -> None:
+        """Tags that hold every word of ``key`` and one or two more (word index)."""
+        stems = {stem(w) for w in _words(key)}
+        if not stems:
+            return
+        rows, index = self._word_index()
+        postings = sorted((index.get(s, []) for s in stems), key=len)
+        if not postings[0]:
+            return
+        common = set(postings[0])
+        for other in postings[1:]:
+            common.intersection_update(other)
+            if not common:
+                return
+        limit = len(_words(key)) + (1 if len(stems) == 1 else _INDEX_EXTRA_WORDS)
+        found = sorted(
+            (rows[i] for i in common if len(_words(rows[i][0])) <= limit),
+            key=lambda r: -r[2],
+        )
+        for name, category, count in found[:20]:
+            self._add(
+                out,
+                name,
+                category,
+                count,
+                SuggestionReason.SPECIFIC,
+                f"`{name}` is the Danbooru tag that holds every word of `{key}`",
             )
 
     def _typos(self, key: str, out: _Collector) -> None:
@@ -513,13 +1023,14 @@ class Suggester:
         for name in vocab.members:
             d = Levenshtein.distance(key, name, score_cutoff=distance)
             if 0 < d <= distance:
-                out.add(
-                    Suggestion(
-                        name,
-                        SuggestionReason.TYPO,
-                        f"probably a typo of the Anima vocabulary tag `{name}`",
-                    ),
-                    -d,
+                self._add(
+                    out,
+                    name,
+                    None,
+                    None,
+                    SuggestionReason.TYPO,
+                    f"probably a typo of the Anima vocabulary tag `{name}`",
+                    cost=_EDIT_COST * d,
                 )
         if not self.db.has_danbooru_data:
             return
@@ -542,19 +1053,17 @@ class Suggester:
         if not hits:
             return
         rows = self.db._tag_rows(list(hits))
-        ranked = sorted(rows.items(), key=lambda item: (hits[item[0]], -item[1][1]))
-        for name, (category, count, _) in ranked[:_TYPO_LIMIT]:
+        for name, (category, count, _) in rows.items():
             d = hits[name]
-            out.add(
-                Suggestion(
-                    self._written(name, category),
-                    SuggestionReason.TYPO,
-                    f"close spelling ({d} edit{'s' if d > 1 else ''} away): `{name}`, "
-                    f"{count:,} posts",
-                    Category(category),
-                    count,
-                ),
-                -d,
+            cost = _EDIT_COST * d
+            self._add(
+                out,
+                name,
+                category,
+                count,
+                SuggestionReason.TYPO,
+                f"close spelling ({d} edit{'s' if d > 1 else ''} away): `{name}`, {count:,} posts",
+                cost=cost,
             )
 
 
