@@ -103,7 +103,7 @@ _EDIT_COST = 1.6  # per Levenshtein edit
 _DROP_COST = 1.2  # per dropped content word
 _DROP_LIGHT = 0.3  # per dropped direction / filler word
 _DROP_COLOUR = 0.8
-_DROP_HEAD = 1.5  # extra when the last word (the noun the tag is about) goes
+_DROP_HEAD = 1.0  # extra when the last word (the noun the tag is about) goes
 _ADD_COST = 1.0  # per added word
 _ADD_LIGHT = 0.2  # per added `own`, `another's`, …
 _STEM_COST = 0.2  # per word that differs only in its ending
@@ -114,7 +114,8 @@ _ARTIST_COST = 3.0
 _RARE_POSTS = 100  # fewer posts than this: a weak suggestion…
 _VERY_RARE_POSTS = 20
 _RARE_COST = 4.0  # …that costs this much (half for 20–99 posts)
-_SINGLE_WORD_LEFT = 0.5
+_SINGLE_WORD_LEFT = 1.3
+_WORD_EDIT_COST = 0.45  # per edit inside one word (`dolfin shorts` → `dolphin shorts`)
 _MIN_SCORE = 6.0  # weaker candidates are not shown
 # Evidence that names its target itself: no penalty for its category or rarity.
 _TRUSTED = frozenset(
@@ -335,15 +336,15 @@ def stem(word: str) -> str:
     w = word.removesuffix("'s").removesuffix("'")
     if len(w) > 4 and w.endswith("ies"):
         w = w[:-3] + "y"
-    elif len(w) > 5 and w.endswith("ing"):
-        w = w[:-3]
+    elif len(w) > 5 and w.endswith(("ing", "ed")):
+        w = w[:-3] if w.endswith("ing") else w[:-2]
         if len(w) > 2 and w[-1] == w[-2]:
             w = w[:-1]
     elif len(w) > 4 and w.endswith("es") and w[-3] in "shxz":
         w = w[:-2]
     elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
         w = w[:-1]
-    if len(w) > 3 and w.endswith("e"):
+    if len(w) > 3 and w.endswith(("e", "y")):
         w = w[:-1]
     return w
 
@@ -469,7 +470,7 @@ class Suggester:
         used = [False] * len(cw)
         cost = 0.0
         order: list[int] = []
-        dropped_content = False
+        dropped_content = head_kept = False
         for i, word in enumerate(kw):
             match = -1
             for j, other in enumerate(cw):
@@ -489,6 +490,17 @@ class Suggester:
                     if not used[j] and other in alternatives:
                         match, extra = j, _SYNONYM_COST
                         break
+            if match < 0 and len(word) >= 5 and len(kw) > 1:
+                from rapidfuzz.distance import Levenshtein
+
+                limit = typo_distance(len(word))
+                for j, other in enumerate(cw):
+                    if used[j]:
+                        continue
+                    d = Levenshtein.distance(word, other, score_cutoff=limit)
+                    if d <= limit:
+                        match, extra = j, _WORD_EDIT_COST * d
+                        break
             if match < 0:
                 dropped = self._drop_cost(word, head=i == len(kw) - 1)
                 dropped_content = dropped_content or dropped >= _DROP_COST
@@ -497,6 +509,7 @@ class Suggester:
             used[match] = True
             order.append(match)
             cost += extra
+            head_kept = i == len(kw) - 1
         added = self.curated.added_words
         for j, word in enumerate(cw):
             if used[j]:
@@ -509,8 +522,8 @@ class Suggester:
                 cost += _ADD_COST * (2.0 if len(kw) == 1 else 1.0)
         if order != sorted(order):
             cost += 0.1
-        if len(order) == 1 < len(kw) and dropped_content:
-            cost += _SINGLE_WORD_LEFT  # `tail biting` → `biting` keeps too little
+        if len(order) == 1 < len(kw) and dropped_content and head_kept:
+            cost += _SINGLE_WORD_LEFT  # `floral skirt` → `skirt` keeps too little
         return cost
 
     def _add(
@@ -530,6 +543,12 @@ class Suggester:
             cost = self._structure_cost(out.key, name)
             if reason is SuggestionReason.DEPRECATED:
                 cost = min(cost, self._kind_cost(out.key, name))
+            elif reason is SuggestionReason.TYPO:
+                from rapidfuzz.distance import Levenshtein
+
+                cost = min(cost, _EDIT_COST * Levenshtein.distance(out.key, name))
+            elif reason in (SuggestionReason.SUCCESSOR, SuggestionReason.INACTIVE_ALIAS):
+                cost /= 2  # Danbooru's own data relates the two
         if reason not in _TRUSTED:
             if category == Category.ARTIST:
                 cost += _ARTIST_COST  # a name, when the words look like a description
@@ -617,8 +636,9 @@ class Suggester:
         self._punctuation(key, out)
         self._plural(key, words, out)
         self._word_order(key, words, out)
-        parts = self._subsets(key, words, out)
-        self._synonyms(key, words, parts, out)
+        pieces = _words(key)  # `half-open mouth`: half, open, mouth
+        parts = self._subsets(key, pieces, out)
+        self._synonyms(key, pieces, parts, out)
         self._qualified(key, words, out)
         self._specific(key, out)
         if out.best() < _BASE[SuggestionReason.PLURAL]:
@@ -845,7 +865,13 @@ class Suggester:
         for size in range(n - 1, 0, -1):
             for kept in combinations(range(n), size):
                 subsets.setdefault(" ".join(words[i] for i in kept), kept)
+                last = words[kept[-1]]
+                for form in _inflections(last):  # `pullover sweaters` → `sweater`
+                    subsets.setdefault(" ".join([*(words[i] for i in kept[:-1]), form]), kept)
+                if size == 2:  # `bow tied at the waist` → `waist bow`
+                    subsets.setdefault(f"{words[kept[1]]} {words[kept[0]]}", kept)
         found = self._resolve(list(subsets))
+        light = self.curated.filler_words | self.curated.direction_words
         directions = self.curated.direction_words
         has_aliases = self.db.has_danbooru_data
         for phrase, kept in subsets.items():
@@ -862,9 +888,14 @@ class Suggester:
                     continue
                 row = target
                 via = f" (`{phrase}` itself was an alias of `{row[0]}`, now {history[0][1]})"
-            elif len(kept) == 1 and row[0] != phrase:
-                # One remaining word only counts as itself, never through an alias (`side`
-                # is an alias of `from side`, which has nothing to do with `side ponytial`).
+            elif (
+                len(kept) == 1
+                and row[0] != phrase
+                and not all(w in light for i, w in enumerate(words) if i not in kept)
+            ):
+                # One remaining word counts as itself, and through an alias only when the
+                # rest was filler (`playful wink` → `one eye closed`): `side` is an alias
+                # of `from side`, which has nothing to do with `side ponytial`.
                 continue
             name, category, count = row
             dropped = [w for i, w in enumerate(words) if i not in kept]
@@ -1055,7 +1086,6 @@ class Suggester:
         rows = self.db._tag_rows(list(hits))
         for name, (category, count, _) in rows.items():
             d = hits[name]
-            cost = _EDIT_COST * d
             self._add(
                 out,
                 name,
@@ -1063,7 +1093,6 @@ class Suggester:
                 count,
                 SuggestionReason.TYPO,
                 f"close spelling ({d} edit{'s' if d > 1 else ''} away): `{name}`, {count:,} posts",
-                cost=cost,
             )
 
 
