@@ -58,6 +58,8 @@ class DanbooruCaptioner:
         items = [t.strip() for t in prefix.split(",")] if isinstance(prefix, str) else prefix
         self.prefix = [t for t in items if t and self.vocab.kind(t) is not Kind.SAFETY]
         self._names: dict[str, tuple[str | None, Change | None]] = {}
+        # general tags: (name, change, a people-count tag)
+        self._general: dict[str, tuple[str | None, Change | None, bool]] = {}
 
     def name(self, raw: str) -> str | None:
         """A Danbooru tag name as written in an Anima caption (None: it cannot be written
@@ -75,8 +77,10 @@ class DanbooruCaptioner:
             tags = parse(raw).tags
             kaomoji = len(tags) == 1 and tags[0].kaomoji and tags[0].raw == raw
             text = raw if kaomoji else raw.replace("_", " ")
+        # One item, whatever its trail ("super smash bros." is written as it is trained);
+        # a comma or a stray bracket would make it several, or an error.
         caption = parse(text)
-        if caption.errors or len(caption.items) != 1 or caption.tags[0].raw != text:
+        if caption.errors or len(caption.items) != 1:
             found = (None, ("unreadable", raw, ""))
         else:
             found = (text, None if text == raw else ("underscore", raw, text))
@@ -108,12 +112,18 @@ class DanbooruCaptioner:
             done.append(("rating", f"rating:{rating}", safety))
         count: list[str] = []
         general: list[str] = []
+        memo = self._general
         for raw in _split(row.get("tag_string_general")):
-            tag, change = name(raw)
+            entry = memo.get(raw)
+            if entry is None:
+                tag, change = name(raw)
+                is_count = tag is not None and vocab_kind(tag) is Kind.COUNT
+                entry = memo[raw] = (tag, change, is_count)
+            tag, change, is_count = entry
             if change is not None:
                 done.append(change)
             if tag is not None:
-                (count if vocab_kind(tag) is Kind.COUNT else general).append(tag)
+                (count if is_count else general).append(tag)
         sections = [prefix, count]
         for column in ("tag_string_character", "tag_string_copyright"):
             section = []

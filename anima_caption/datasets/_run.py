@@ -167,8 +167,9 @@ def _convert_batch(
         if record.error is not None:
             report.failed.append(f"{record.where}: {record.error} (not converted)")
     if converter is None:
+        shared = _CHANGE_ROWS  # a tag's change repeats in every post that has it
         results = [
-            (r.text, [{"rule": c[0], "old": c[1], "new": c[2]} for c in r.extra or ()], True)
+            (r.text, [shared.get(c) or _change_row(c) for c in r.extra or ()], True)
             for _, r in readable
         ]
     else:
@@ -187,6 +188,16 @@ def _convert_batch(
             report.unchanged += 1
         if sink is not None:
             sink.write(Output(record, text, changes=changes, changed=changed))
+
+
+_CHANGE_ROWS: dict[tuple[str, str, str], dict[str, str]] = {}
+
+
+def _change_row(change: tuple[str, str, str]) -> dict[str, str]:
+    if len(_CHANGE_ROWS) > 500_000:
+        _CHANGE_ROWS.clear()
+    row = _CHANGE_ROWS[change] = {"rule": change[0], "old": change[1], "new": change[2]}
+    return row
 
 
 # -- shard summaries and merge ---------------------------------------------------------------

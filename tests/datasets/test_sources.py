@@ -247,6 +247,10 @@ def test_danbooru_caption_from_category_columns() -> None:
     assert ("rating", "rating:e", "explicit") in changes
     assert ("meta-dropped", "bad_id", "") in changes
     assert ("artist-at", "nnn_yryr", "@nnn yryr") in changes
+    # a tag the parser reads as one item is kept whole; one it would split is dropped
+    assert captioner.name("super_smash_bros.") == "super smash bros."
+    assert captioner.name("the_super_mario_bros._movie") is None
+    assert captioner.name(">_<") == ">_<"
     with pytest.raises(ValueError, match="rating 'x'"):
         captioner.caption({**row, "rating": "x"})
     assert DanbooruCaptioner().caption({"tag_string_general": None, "rating": None}) == ("", [])
