@@ -243,10 +243,13 @@ class ParquetSink(Sink):
                 [o.changes or [] for o in rows],
                 [o.text != o.record.text if o.changed is None else o.changed for o in rows],
             ]
-        table = pa.Table.from_arrays(
-            [pa.array(c, f.type) for c, f in zip(columns, self.schema, strict=True)],
-            schema=self.schema,
-        )
+        arrays = []
+        for values, spec in zip(columns, self.schema, strict=True):
+            if spec.name == "changes":
+                arrays.append(_struct_lists(pa, values, spec.type))
+            else:
+                arrays.append(pa.array(values, spec.type))
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
         self._writer.write_table(table)
         self._rows = []
 
@@ -258,6 +261,21 @@ class ParquetSink(Sink):
                 self._writer.close()
         finally:
             self.staged.close(ok=ok)
+
+
+def _struct_lists(pa: Any, values: list[list[dict[str, Any]]], kind: Any) -> Any:
+    """``pa.array(values, kind)`` for a list of structs, built from flat columns (several
+    times faster than converting a dictionary per struct: a Danbooru post has ~20 changes)."""
+    fields = [kind.value_type.field(i) for i in range(kind.value_type.num_fields)]
+    offsets = [0]
+    total = 0
+    for items in values:
+        total += len(items)
+        offsets.append(total)
+    flat = [item for items in values for item in items]
+    children = [pa.array([item[f.name] for item in flat], f.type) for f in fields]
+    structs = pa.StructArray.from_arrays(children, fields=fields)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), structs, type=kind)
 
 
 class FolderSink(Sink):
