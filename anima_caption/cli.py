@@ -140,6 +140,9 @@ examples:
   anima-caption check dataset/ --fix --diff             show what the safe fixes would change
   anima-caption check dataset/ --fix                    apply safe fixes (atomic writes)
   anima-caption check dataset/ --fix --unsafe-fixes     also aliases, re-ordering, '@' …
+  anima-caption check dataset/ --fix --unsafe-fixes --apply-suggestions
+                                                        also confident suggestions for
+                                                        non-existent and removed tags
   anima-caption check dataset/ --format github          annotations in GitHub Actions
   anima-caption check dataset/ --select TG,SF --ignore TG010
 
@@ -172,6 +175,12 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--unsafe-fixes",
         action="store_true",
         help="with --fix, also apply unsafe fixes (they change the training signal)",
+    )
+    parser.add_argument(
+        "--apply-suggestions",
+        action="store_true",
+        help="with --fix --unsafe-fixes, also replace a non-existent or removed tag by its "
+        "first suggestion when that one is confident (listed with its reason in the diff)",
     )
     parser.add_argument(
         "--diff",
@@ -236,7 +245,9 @@ def _run_check(args: argparse.Namespace) -> int:
     if datasets_cli.wants_sources(args):  # a dataset file, a column mapping, shards
         codes = _split_codes(args.select), _split_codes(args.ignore)
         return datasets_cli.run_check(args, loaded, db, selection, *codes)
-    checker = Checker(loaded, db, selection)
+    if args.apply_suggestions and not args.unsafe_fixes:
+        raise UsageError("--apply-suggestions needs --unsafe-fixes (it changes tags)")
+    checker = Checker(loaded, db, selection, apply_suggestions=args.apply_suggestions)
     progress = None if args.no_progress else _progress_bar()
     result = checker.run(
         args.paths,
@@ -244,7 +255,9 @@ def _run_check(args: argparse.Namespace) -> int:
         unsafe_fixes=args.unsafe_fixes,
         write=args.fix and not args.diff,
         progress=progress,
-        journal_command="check --fix" + (" --unsafe-fixes" if args.unsafe_fixes else ""),
+        journal_command="check --fix"
+        + (" --unsafe-fixes" if args.unsafe_fixes else "")
+        + (" --apply-suggestions" if args.apply_suggestions else ""),
     )
     if progress is not None:
         progress(-1, -1)
@@ -258,6 +271,12 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.diff:
         for diff in result.diffs:
             sys.stdout.write(diff)
+    elif args.apply_suggestions:  # written: say which suggestions were applied, and why
+        for diff in result.diffs:
+            for line in diff.splitlines():
+                if not line.startswith("# "):
+                    break
+                print(f"{PROG}: applied {line[2:]}", file=sys.stderr)
     out: TextIO
     if args.output_file:
         out = Path(args.output_file).open("w", encoding="utf-8")  # noqa: SIM115

@@ -120,10 +120,15 @@ class Checker:
         loaded: LoadedConfig,
         db: TagDB | None,
         selection: RuleSelection,
+        *,
+        apply_suggestions: bool = False,
     ) -> None:
         self.loaded = loaded
         self.config = loaded.config
         self.db = db
+        self.apply_suggestions = apply_suggestions
+        """``--apply-suggestions``: a confident first suggestion for a non-existent or
+        removed tag (TG005, TG007) is an unsafe fix, listed with its reason in the diff."""
         self.active: list[_Active] = []
         has_db = db is not None and db.has_danbooru_data
         for rule_cls in all_rules():
@@ -133,6 +138,8 @@ class Checker:
             if rule_cls.needs_db and not has_db:
                 continue
             self.active.append(_Active(rule_cls(), severity))
+            if apply_suggestions and hasattr(self.active[-1].rule, "apply_suggestions"):
+                self.active[-1].rule.apply_suggestions = True
         # Rules with nothing to check under this config are listed as active (SARIF's rules
         # array, docs links) but not run.
         self._runs = [a for a in self.active if type(a.rule).applies(self.config)]
@@ -417,7 +424,7 @@ class Checker:
         with ProcessPoolExecutor(
             max_workers=workers,
             initializer=_worker_init,
-            initargs=(self.loaded, db_path, self._selection),
+            initargs=(self.loaded, db_path, self._selection, self.apply_suggestions),
         ) as pool:
             # Results come back in submission order and every worker takes its chunks in
             # that order, so a tag summary a worker sent with an earlier chunk is known here
@@ -453,6 +460,7 @@ class Checker:
         for _ in range(MAX_FIX_PASSES):
             fixes = [d for d in diagnostics if _applicable(d, unsafe)]
             if not fixes:
+        notes: list[str] = []  # suggestions applied (--apply-suggestions), with reasons
                 break
             if any(d.code == "FL002" for d in fixes) and not drop_bom:
                 drop_bom = True
@@ -460,6 +468,13 @@ class Checker:
             new_text, applied = apply_edits(text, [d for d in fixes if d.fix and d.fix.edits])
             if new_text == text:
                 break
+            suggested = {
+                d.message: f"{d.line}:{d.column}: {d.code} {d.fix.message}"
+                for d in fixes
+                if d.code in _SUGGESTION_CODES
+                and d.fix is not None
+                and d.fix.applicability is Applicability.UNSAFE
+            }
             reparsed = parse(new_text, lookup=self.lookup, triggers=self.config.triggers)
             if len(reparsed.errors) > errors_before:
                 break  # a fix must never make the caption unparsable; keep the last good text
@@ -476,7 +491,10 @@ class Checker:
             diagnostics = self.check_caption(ctx)
         if drop_bom:
             diagnostics = [d for d in diagnostics if d.code != "FL002"]
-        return FixOutcome(ctx, diagnostics, text, resolved, drop_bom)
+        return FixOutcome(ctx, diagnostics, text, resolved, drop_bom, tuple(notes))
+            if suggested:  # those whose diagnostic is gone were applied
+                still = {d.message for d in diagnostics}
+                notes.extend(n for m, n in suggested.items() if m not in still and n not in notes)
 
     def fix_text(self, text: str, *, unsafe: bool = False, name: str = "caption.txt") -> str:
         """The fixed form of caption ``text`` (in memory; for scripts and tests)."""
@@ -508,6 +526,8 @@ class Checker:
             if write:
                 pending = (original.data, new_data)
         return outcome.ctx, outcome.diagnostics, outcome.resolved, diff, pending
+            if outcome.notes:  # `patch` skips lines before the header
+                diff = "".join(f"# {ctx.display}:{note}\n" for note in outcome.notes) + diff
 
 
 @dataclass
@@ -535,9 +555,12 @@ class FixOutcome:
 
 
 _BREAK = re.compile(r"\n|\r(?!\n)")
+    notes: tuple[str, ...] = ()
+    """Suggestions applied by ``--apply-suggestions``: ``line:column: CODE message``."""
 
 
 def _line_breaks(text: str) -> list[int] | None:
+_SUGGESTION_CODES = frozenset({"TG005", "TG007"})
     """Offsets of the characters that end a line (``\\r\\n`` counts at its ``\\n``); None
     for a text on one line, where a column is simply the offset plus one."""
     if "\n" not in text and "\r" not in text:
@@ -807,12 +830,17 @@ _Packed = tuple[
 ]
 
 
-def _worker_init(loaded: LoadedConfig, db_path: Path | None, selection: RuleSelection) -> None:
+def _worker_init(
+    loaded: LoadedConfig,
+    db_path: Path | None,
+    selection: RuleSelection,
+    apply_suggestions: bool = False,
+) -> None:
     global _WORKER
     from anima_caption._tagdb import TagDB
 
     db = TagDB.open(db_path) if db_path is not None else None
-    _WORKER = Checker(loaded, db, selection)
+    _WORKER = Checker(loaded, db, selection, apply_suggestions=apply_suggestions)
     _SENT.clear()
 
 

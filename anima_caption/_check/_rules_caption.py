@@ -465,17 +465,81 @@ class DuplicateTag(_CaptionRule):
             )
 
 
-def _suggestion_text(ctx: CaptionContext, name: str) -> tuple[str, str | None]:
-    """The explanation part of an unknown-tag message and the first suggestion, if any."""
-    assert ctx.db is not None
-    suggestions = ctx.db.suggest(name, limit=3)
+def _suggestion_text(
+    ctx: CaptionContext, tag: Tag, index: int | None, apply_suggestions: bool = False
+) -> tuple[str, FixRecord | None]:
+    """The explanation part of a non-existent-tag message, one reason per group of
+    suggestions, and the fix that writes the first suggestion (or removes the tag, when
+    the rest of the caption already says it: ``index`` is its place among the caption's
+    items, None inside a weight group). With ``--apply-suggestions`` a confident first
+    suggestion is an unsafe fix, else it is only shown."""
+    from anima_caption._tagdb._suggest import explain
+
+    assert ctx.db is not None and ctx.caption is not None
+    name = tag.name
+    context = [t.name for t in ctx.caption.tags if t is not tag]
+    suggestions = ctx.db.suggest(name, limit=3, context=context)
+    if index is None:  # inside a weight group: nothing is removed from there
+        suggestions = [s for s in suggestions if not s.remove]
     if not suggestions:
         return "no similar Danbooru tag found", None
-    parts = [f"'{s.tag}' ({s.reason})" for s in suggestions]
-    return "did you mean " + "; or ".join(parts), suggestions[0].tag
+    first = suggestions[0]
+    apply = apply_suggestions and first.applicable
+    safety = UNSAFE if apply else DISPLAY
+    if first.remove:
+        assert index is not None
+        fix = _fix(
+            safety, f"remove '{tag.raw}' ({first.reason})", _removal(ctx.caption.items, index)
+        )
+        return explain(suggestions), fix
+    why = f" ({first.reason})" if apply else ""
+    fix = _fix(safety, f"write '{first.tag}'{why}", _replace(tag.span, first.tag))
+    return "did you mean " + explain(suggestions), fix
 
 
-class UnknownTag(TagRule):
+class _SuggestingRule(TagRule):
+    """TG005 and TG007: whether a spelling is non-existent is judged once per spelling
+    (:meth:`judge`, from the engine's memoised tag pass), the suggestions once per caption
+    (:meth:`check`): they depend on the caption's other tags (``plaid`` beside
+    ``plaid skirt`` is to be removed; a suggestion the caption holds is not repeated)."""
+
+    per_caption = True
+
+    def __init__(self) -> None:
+        #: Set by the checker for ``--apply-suggestions``: a confident first suggestion is
+        #: then an unsafe fix instead of a display-only one.
+        self.apply_suggestions = False
+        # Spellings found non-existent (only those: a run holds few) -> message start.
+        self._found: dict[str, str] = {}
+
+    def judge(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> str | None:
+        """How the message starts for a non-existent spelling, else None."""
+        return None
+
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        start = self.judge(tag, info, ctx)
+        if start is not None:
+            self._found[tag.raw] = start
+        return iter(())
+
+    def check(self, ctx: CaptionContext) -> Iterator[Finding]:
+        found = self._found
+        caption = ctx.caption
+        if not found or caption is None or ctx.db is None:
+            return
+        tags = caption.tags
+        if not any(t.raw in found for t in tags):
+            return
+        top = {id(tag): index for index, tag in ctx.top_tags()}
+        for tag in tags:
+            start = found.get(tag.raw)
+            if start is None:
+                continue
+            explanation, fix = _suggestion_text(ctx, tag, top.get(id(tag)), self.apply_suggestions)
+            yield Finding(f"'{tag.raw}' {start}: {explanation}", tag.span, fix)
+
+
+class UnknownTag(_SuggestingRule):
     """A tag that does not exist on Danbooru and is not Anima vocabulary.
 
     What it does: looks every tag up in the tag database (following active aliases only) and
@@ -488,8 +552,14 @@ class UnknownTag(TagRule):
     Danbooru tags: say it in natural language); `double parted bangs` →
     `double-parted bangs`; `front view` → `straight-on` / `facing viewer`.
 
-    Fix safety: display-only — the suggestion is shown, the user decides. Trigger words and
-    private tags go in the config (`triggers`, `known-tags`).
+    When the rest of the caption already says what the tag says (`left side ponytail`
+    beside `side ponytail`), the suggestion is to remove it; a suggestion the caption
+    already holds is not repeated.
+
+    Fix safety: display-only — the suggestion is shown, the user decides; with
+    `--fix --unsafe-fixes --apply-suggestions` a confident first suggestion (see
+    `docs/tagdb.md`) is applied as an unsafe fix. Trigger words and private tags go in the
+    config (`triggers`, `known-tags`).
     """
 
     code = "TG005"
@@ -498,19 +568,19 @@ class UnknownTag(TagRule):
     fix = DISPLAY
     needs_db = True
 
-    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+    def judge(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> str | None:
         from anima_caption._tagdb import TagStatus
 
         if info is None or info.status not in (TagStatus.UNKNOWN, TagStatus.INACTIVE_ALIAS):
-            return
+            return None
         if db_key(tag.text) in ctx.known_extra:
-            return
-        explanation, first = _suggestion_text(ctx, tag.name)
+            return None
+        if not tag.text.isascii() and _CJK.search(tag.text) is not None:
+            return None  # PS004 reports CJK text, once
         history = ""
         if info.status is TagStatus.INACTIVE_ALIAS:
             history = f" (a {info.alias_status} alias of '{info.alias_target}', not a tag)"
-        fix = _fix(DISPLAY, f"write '{first}'", _replace(tag.span, first)) if first else None
-        yield Finding(f"'{tag.raw}' is not a Danbooru tag{history}: {explanation}", tag.span, fix)
+        return f"is not a Danbooru tag{history}"
 
 
 class AliasedTag(TagRule):
@@ -545,7 +615,7 @@ class AliasedTag(TagRule):
         )
 
 
-class RemovedTag(TagRule):
+class RemovedTag(_SuggestingRule):
     """A tag Danbooru deprecated or removed.
 
     What it does: reports tags such as `bangs`, `plaid`, `red footwear` that taggers still
@@ -553,9 +623,12 @@ class RemovedTag(TagRule):
 
     Why: Anima's data uses the current tags; the old tag is weak or meaningless to it.
 
-    Example: `bangs` → use a specific tag (`blunt bangs`, `parted bangs`, …).
+    Example: `bangs` → use a specific tag (`blunt bangs`, `parted bangs`, …); `plaid` →
+    `plaid clothes` (Danbooru moved every `plaid_*` implication there), or remove it when
+    the caption has `plaid skirt`.
 
-    Fix safety: display-only.
+    Fix safety: display-only; with `--fix --unsafe-fixes --apply-suggestions` a confident
+    first suggestion (Danbooru's own successor) is applied as an unsafe fix.
     """
 
     code = "TG007"
@@ -563,16 +636,12 @@ class RemovedTag(TagRule):
     fix = DISPLAY
     needs_db = True
 
-    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+    def judge(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> str | None:
         from anima_caption._tagdb import TagStatus
 
         if info is None or info.status is not TagStatus.REMOVED:
-            return
-        explanation, first = _suggestion_text(ctx, tag.name)
-        fix = _fix(DISPLAY, f"write '{first}'", _replace(tag.span, first)) if first else None
-        yield Finding(
-            f"'{tag.raw}' is deprecated or removed on Danbooru: {explanation}", tag.span, fix
-        )
+            return None
+        return "is deprecated or removed on Danbooru"
 
 
 class ArtistWithoutAt(TagRule):

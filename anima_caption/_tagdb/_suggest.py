@@ -906,9 +906,8 @@ class Suggester:
             else:
                 reason_code = SuggestionReason.DROPPED_MODIFIER
                 reason = (
-                    f"`{key}` is not a tag as written, `{name}` is{via}; tag the other "
-                    f'word(s) ("{dropped_text}") separately if they exist, or say it in '
-                    "natural language"
+                    f"`{name}` is the tag among its words{via}; say "
+                    f'"{dropped_text}" in natural language or with a tag of its own'
                 )
             self._add(out, name, category, count, reason_code, reason)
         return found
@@ -1259,7 +1258,7 @@ def with_context(
             cover = Suggestion(
                 holder[0],
                 SuggestionReason.COVERED,
-                f"{why}: remove `{key}`",
+                why,
                 suggestion.category,
                 suggestion.post_count,
                 max(suggestion.confidence, 0.5) if rank == 0 else suggestion.confidence,
@@ -1272,8 +1271,7 @@ def with_context(
                 cover = Suggestion(
                     written,
                     SuggestionReason.COVERED,
-                    f"the caption already has `{written}`, which says more than `{key}`: "
-                    f"remove `{key}`",
+                    f"the caption already has `{written}`, which says more than `{key}`",
                     confidence=_COVERED_CONFIDENCE,
                     remove=True,
                 )
