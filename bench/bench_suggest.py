@@ -94,11 +94,14 @@ def main() -> None:
 
     cold: list[float] = []
     rows: list[tuple[dict[str, Any], list[str]]] = []
+    confident: list[tuple[dict[str, Any], str]] = []  # first suggestion applicable
     for case in cases:
         start = time.perf_counter()
         found = db.suggest(case["tag"], limit=3)
         cold.append(time.perf_counter() - start)
         rows.append((case, _names(found)))
+        if found and getattr(found[0], "applicable", False):
+            confident.append((case, found[0].tag.removeprefix("@")))
     cached: list[float] = []
     for case in cases:
         start = time.perf_counter()
@@ -143,6 +146,13 @@ def main() -> None:
         top1, top3, n = _accuracy(part)
         if n:
             print(f"  {label:<22} n={n:<4} top-1 {top1:6.1%}   top-3 {top3:6.1%}")
+    if confident:
+        right = sum(1 for case, tag in confident if tag in case["accept"])
+        print(
+            f"  applicable (confidence ≥ threshold) n={len(confident)} "
+            f"({len(confident) / len(rows):.0%} of the cases), "
+            f"accepted {right / len(confident):.1%}"
+        )
     fuzz50 = statistics.median(base_fuzz)
     dict50 = statistics.median(base_dict)
     for label, times in (
@@ -165,9 +175,12 @@ def main() -> None:
         for case, got in rows:
             if not (got[:1] and got[0] in case["accept"]):
                 mark = "H" if held_out(case["tag"]) else " "
-                print(
-                    f"  {mark} {case['tag']}: {', '.join(got) or '-'} | {', '.join(case['accept'])}"
-                )
+                accepted = ", ".join(case["accept"])
+                print(f"  {mark} {case['tag']}: {', '.join(got) or '-'} | {accepted}")
+        print("applicable but not accepted:")
+        for case, tag in confident:
+            if tag not in case["accept"]:
+                print(f"  {case['tag']}: {tag} | {', '.join(case['accept'])}")
 
 
 if __name__ == "__main__":

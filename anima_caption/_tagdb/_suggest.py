@@ -684,6 +684,8 @@ class Suggester:
             evidence = 0.93
         elif reason is SuggestionReason.CURATED:
             evidence = 0.85
+        elif reason is SuggestionReason.SYNONYM and lead >= 2.0:
+            evidence = 0.9  # Danbooru's word for it, far ahead of anything else
         elif reason is SuggestionReason.TYPO and c.score >= 10.0:
             evidence = 0.92
         else:
@@ -730,8 +732,8 @@ class Suggester:
         for targets, reason, confidence in entries:
             names = [db_key(t) for t in targets]
             found = self._resolve(names)
-            if not confidence:
-                confidence = 0.85 if len(names) == 1 else 0.6
+            if not confidence:  # one target: a person chose it; several: the user chooses
+                confidence = 0.92 if len(names) == 1 else 0.6
             for order, name in enumerate(names):
                 row = found.get(name)
                 if row is None and not self.db._vocab.kind(name):
@@ -835,6 +837,8 @@ class Suggester:
                 SuggestionReason.PLURAL,
                 f"Danbooru's tag is `{canonical}` (plural and singular are different names)",
                 cost=_STEM_COST if canonical == name else 0.6,
+                # through an alias the words change too: the user decides
+                confidence=0.0 if canonical == name else 0.8,
             )
 
     def _word_order(self, key: str, words: list[str], out: _Collector) -> None:
@@ -1101,6 +1105,7 @@ class Suggester:
 _SUCCESSOR_MIGRATED = 0.95  # the tags that implied (or aliased to) it now point elsewhere
 _SUCCESSOR_RENAMED = 0.92  # a deleted alias / implication to the same words plus a qualifier
 _SUCCESSOR_IMPLIES = 0.8  # it still implies a current tag (`black blindfold` ⇒ `blindfold`)
+_SUCCESSOR_SPLIT = 0.85  # a deleted alias to the same words plus more
 _SUCCESSOR_ALIAS = 0.72  # a deleted alias: Danbooru once said it was this tag
 _SUCCESSOR_PARENT = 0.6  # a deleted implication: the broader tag it used to imply
 _MIN_MIGRATED = 2
@@ -1175,7 +1180,10 @@ def successor(db: TagDB, key: str, *, depth: int = 0) -> Suggestion | None:
             confidence = _SUCCESSOR_RENAMED + 0.02 if renamed else _SUCCESSOR_IMPLIES
             reason = f"Danbooru replaced `{key}` with `{target}` (`{key}` ⇒ `{target}`)"
         elif relation == "alias":
-            confidence = _SUCCESSOR_RENAMED if renamed else _SUCCESSOR_ALIAS
+            # A deleted alias to a longer name: Danbooru split an ambiguous name (`daisy` →
+            # `daisy (flower)`, but `poppy` → `poppy (league of legends)`) or found the two
+            # different: likely, never certain.
+            confidence = _SUCCESSOR_SPLIT if renamed else _SUCCESSOR_ALIAS
             reason = (
                 f"Danbooru replaced `{key}` with `{target}` (`{key}` was an alias of "
                 f"`{target}` until it was {status})"
