@@ -197,10 +197,10 @@ def explain(suggestions: Sequence[Suggestion]) -> str:
     for group in groups:
         first = group[0]
         if first.remove:
-            parts.append(f"remove it ({first.reason})")
+            parts.append(f"remove it ({first.reason.rstrip('.')})")
             continue
         names = " or ".join(f"'{s.tag}'" for s in group)
-        parts.append(f"{names} ({_group_reason(group)})")
+        parts.append(f"{names} ({_group_reason(group).rstrip('.')})")
     return "; or ".join(parts)
 
 
@@ -1256,7 +1256,7 @@ def with_context(
         ):
             kept.append(suggestion)
             continue
-        if cover is None and rank < 3:
+        if cover is None and rank == 0:  # a lower one held: only left out
             holder = present.get(name)
             if holder is not None:
                 why = f"the caption already has `{holder[0]}`"
@@ -1269,7 +1269,7 @@ def with_context(
                 why,
                 suggestion.category,
                 suggestion.post_count,
-                max(suggestion.confidence, 0.5) if rank == 0 else suggestion.confidence,
+                max(suggestion.confidence, 0.5),
                 remove=True,
             )
     if cover is None:
