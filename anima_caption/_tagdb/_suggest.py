@@ -493,7 +493,7 @@ class Suggester:
             if match < 0 and len(word) >= 5 and len(kw) > 1:
                 from rapidfuzz.distance import Levenshtein
 
-                limit = typo_distance(len(word))
+                limit = typo_distance(len(word) + 2)
                 for j, other in enumerate(cw):
                     if used[j]:
                         continue
@@ -641,6 +641,7 @@ class Suggester:
         self._synonyms(key, pieces, parts, out)
         self._qualified(key, words, out)
         self._specific(key, out)
+        self._overlap(key, out)
         if out.best() < _BASE[SuggestionReason.PLURAL]:
             self._typos(key, out)
         return self._ranked(out, limit)
@@ -1042,6 +1043,33 @@ class Suggester:
                 count,
                 SuggestionReason.SPECIFIC,
                 f"`{name}` is the Danbooru tag that holds every word of `{key}`",
+            )
+
+    def _overlap(self, key: str, out: _Collector) -> None:
+        """Tags made of two of the words of a longer ``key``, in any inflection
+        (``dark-skinned other`` → ``dark skin``), from the word index."""
+        words = _words(key)
+        if not 3 <= len(words) <= _MAX_PERMUTED_WORDS:
+            return
+        rows, index = self._word_index()
+        light = self.curated.filler_words | self.curated.direction_words
+        stems = list(dict.fromkeys(stem(w) for w in words if w not in light))
+        found: set[int] = set()
+        for a, b in combinations(stems, 2):
+            first, second = index.get(a, ()), index.get(b, ())
+            if first and second:
+                found.update(set(first).intersection(second))
+        pairs = sorted(
+            (rows[i] for i in found if len(_words(rows[i][0])) == 2), key=lambda r: -r[2]
+        )
+        for name, category, count in pairs[:10]:
+            self._add(
+                out,
+                name,
+                category,
+                count,
+                SuggestionReason.DROPPED_MODIFIER,
+                f"`{name}` is the tag among its words; say the rest in natural language",
             )
 
     def _typos(self, key: str, out: _Collector) -> None:
