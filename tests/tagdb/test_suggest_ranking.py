@@ -176,7 +176,9 @@ def test_confident_first_suggestions(real_db: TagDB) -> None:
     assert real_db.applicable_suggestion("left side ponytail").tag == "side ponytail"  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("tag", ["front view", "bangs", "sitting on chair", "touching hair", "poppy"])
+@pytest.mark.parametrize(
+    "tag", ["front view", "bangs", "sitting on chair", "touching hair", "poppy"]
+)
 def test_ambiguous_first_suggestions_are_not_applied(real_db: TagDB, tag: str) -> None:
     assert real_db.applicable_suggestion(tag) is None
     found = real_db.suggest(tag, limit=3)
