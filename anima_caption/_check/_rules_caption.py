@@ -477,7 +477,10 @@ def _suggestion_text(
 
     assert ctx.db is not None and ctx.caption is not None
     name = tag.name
-    context = [t.name for t in ctx.caption.tags if t is not tag]
+    tags = ctx.caption.tags
+    # The context is O(tags) per non-existent tag: past a few hundred tags (far beyond what
+    # trainers read) it is dropped, so a hostile 150 KB caption stays linear.
+    context = [t.name for t in tags if t is not tag] if len(tags) <= 512 else []
     suggestions = ctx.db.suggest(name, limit=3, context=context)
     if index is None:  # inside a weight group: nothing is removed from there
         suggestions = [s for s in suggestions if not s.remove]
