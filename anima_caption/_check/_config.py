@@ -6,13 +6,17 @@ Loaded from ``[tool.anima-caption]`` in ``pyproject.toml`` or from ``anima-capti
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from anima_caption._policy._model import Policy
 
 SeverityName = Literal["error", "warning", "info", "off"]
+#: A file extension: a dot and a file type (``.txt``, ``.caption``, ``.tags.txt``). An empty
+#: one would make every file a caption (``review apply`` would write ``.git/config``).
+_EXTENSION = re.compile(r"\.[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9][A-Za-z0-9_-]*)*")
 
 DEFAULT_PHRASES: dict[str, str] = {
     "bound hair": "the base model reads 'bound' as a person tied up with rope; "
@@ -89,6 +93,17 @@ class CheckConfig(BaseModel):
         validation would first build the model's validators, a cost a pre-commit run of
         ``check`` without a config file need not pay (a test proves the two equal)."""
         return cls.model_construct()
+
+    @field_validator("caption_extensions", "image_extensions")
+    @classmethod
+    def _extensions(cls, value: list[str]) -> list[str]:
+        for extension in value:
+            if _EXTENSION.fullmatch(extension) is None:
+                raise ValueError(
+                    f"{extension!r} is not a file extension (a dot and a file type, "
+                    "like '.txt')"
+                )
+        return value
 
     @model_validator(mode="after")
     def _policy_triggers(self) -> CheckConfig:

@@ -52,22 +52,34 @@ class ApplyPlan:
 
 
 def plan_apply(rows: list[SheetRow], root: Path, checker: Checker, *, strict: bool) -> ApplyPlan:
-    """Compare every sheet row with the file on disk and validate the edited captions."""
+    """Compare every sheet row with the file on disk and validate the edited captions.
+
+    The sheet is untrusted input: a row is only ever applied to a caption file (a caption
+    extension) inside ``root``, reached without leaving it through a symbolic link and
+    not in a hidden folder; an existing file must be a regular, writable file (never a
+    link), and a new one is only created beside an image of the dataset that has no
+    caption yet. Everything is decided here, before anything is written.
+    """
+    from anima_caption._journal import check_relative, dataset_relative
+
     plan = ApplyPlan()
-    extensions = tuple(e.lower() for e in checker.config.caption_extensions)
+    extensions = tuple(e.lower() for e in checker.config.caption_extensions if e)
+    images = tuple(e.lower() for e in checker.config.image_extensions if e)
+    real_root = root.resolve()
     seen: dict[str, str | None] = {}
     for row in rows:
         where = f"row {row.number}" + (f" ({row.key})" if row.key else "")
         if not row.key:
             plan.refused.append(f"{where}: no 'Caption file' value; cannot tell which file it is")
             continue
-        relative = PurePosixPath(row.key)
-        if (
-            relative.is_absolute()
-            or ".." in relative.parts
-            or not relative.name.lower().endswith(extensions)
+        problem = check_relative(row.key)
+        name = PurePosixPath(row.key).name.lower()
+        if problem is None and not (
+            extensions and any(name.endswith(e) and len(name) > len(e) for e in extensions)
         ):
-            plan.refused.append(f"{where}: not a caption file inside the dataset; refused")
+            problem = "is not a caption file (" + ", ".join(extensions) + ")"
+        if problem is not None:
+            plan.refused.append(f"{where}: not a caption file inside the dataset ({problem})")
             continue
         value = row.caption.strip() if row.caption is not None else ""
         if row.key in seen:
@@ -78,8 +90,12 @@ def plan_apply(rows: list[SheetRow], root: Path, checker: Checker, *, strict: bo
                 )
             continue
         seen[row.key] = value
-        path = root.joinpath(*relative.parts)
-        change = _plan_row(row, where, path, value, plan, checker)
+        placed = dataset_relative(real_root, real_root.joinpath(*PurePosixPath(row.key).parts))
+        if isinstance(placed, str):
+            plan.refused.append(f"{where}: {placed}; refused")
+            continue
+        path = placed[0]
+        change = _plan_row(row, where, path, value, plan, checker, images)
         if change is None:
             continue
         if change.diagnostics and strict:
@@ -94,18 +110,40 @@ def plan_apply(rows: list[SheetRow], root: Path, checker: Checker, *, strict: bo
 
 
 def _plan_row(
-    row: SheetRow, where: str, path: Path, value: str, plan: ApplyPlan, checker: Checker
+    row: SheetRow,
+    where: str,
+    path: Path,
+    value: str,
+    plan: ApplyPlan,
+    checker: Checker,
+    images: tuple[str, ...],
 ) -> Change | None:
     from anima_caption._errors import CaptionDecodeError
-    from anima_caption._io import decode_caption, encode_caption
+    from anima_caption._io import MAX_CAPTION_BYTES, decode_caption, encode_caption
+    from anima_caption._journal import write_refusal
 
+    problem = write_refusal(path, exists=False)
+    if problem is not None:
+        plan.refused.append(f"{where}: the caption file {problem}; refused")
+        return None
     try:
+        if path.stat().st_size > MAX_CAPTION_BYTES:
+            plan.refused.append(f"{where}: the caption file is over {MAX_CAPTION_BYTES:,} bytes")
+            return None
         current: bytes | None = path.read_bytes()
     except FileNotFoundError:
         current = None
     except OSError as error:
         plan.refused.append(f"{where}: cannot read {path}: {error.strerror or error}")
         return None
+    if current is None and value and not row.sha256:
+        stem = path.name[: path.name.lower().rfind(".")] if "." in path.name else path.name
+        if not any((path.parent / f"{stem}{e}").is_file() for e in images):
+            plan.refused.append(
+                f"{where}: no such caption file and no image '{stem}.*' beside it; a new "
+                "caption is only written for an image of the dataset"
+            )
+            return None
     current_sha = hashlib.sha256(current).hexdigest() if current is not None else ""
     if current_sha != row.sha256.lower():
         if current is None:

@@ -182,15 +182,39 @@ def _about_sheet(book: object, review: ReviewSet) -> None:
     about.column_dimensions["B"].width = 90
 
 
+#: A CSV cell starting with one of these is a formula to spreadsheet programs
+#: (``=HYPERLINK(...)``, ``+cmd``, ``@SUM``, a tab or line end before one): such cells are
+#: written with a leading ``'``, and a cell starting with ``'`` gets one more, so reading
+#: the sheet back (one leading ``'`` removed) gives every caption exactly.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+#: Sheets larger than this are refused before reading (a review of 100,000 images is
+#: far smaller); so is a workbook whose sheets would unpack to more.
+MAX_SHEET_BYTES = 512 << 20
+#: The longest CSV cell read: a caption file may hold up to 1 MiB of UTF-8.
+MAX_CSV_CELL = 4 << 20
+
+
+def csv_cell(value: str) -> str:
+    """``value`` as a CSV cell that spreadsheet programs show as text, never run."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _csv_value(value: str) -> str:
+    """The inverse of :func:`csv_cell`."""
+    return value[1:] if value.startswith("'") else value
+
+
 def write_csv(review: ReviewSet, out: Path) -> list[str]:
     """Write the review as CSV, UTF-8 with a BOM (spreadsheet programs then read it as
-    UTF-8); the image column holds the image's file name."""
+    UTF-8); the image column holds the image's file name. Cells that a spreadsheet would
+    read as a formula are neutralised (:func:`csv_cell`)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADERS)
     for row in review.rows:
         writer.writerow(
-            [
+            csv_cell(value)
+            for value in [
                 row.image.name if row.image is not None else "",
                 row.name,
                 row.text,
@@ -232,9 +256,19 @@ def _save_atomic(out: Path, save: Callable[[str], object]) -> None:
 
 
 def read_sheet(path: Path) -> list[SheetRow]:
-    """Rows of an edited review sheet (``.xlsx`` or ``.csv``), found by header names."""
+    """Rows of an edited review sheet (``.xlsx`` or ``.csv``), found by header names.
+
+    A sheet is untrusted input too: one over :data:`MAX_SHEET_BYTES`, a workbook that
+    would unpack to more, XML with a DTD or entities (a "billion laughs" bomb), a CSV cell
+    over :data:`MAX_CSV_CELL`: each is a :class:`UsageError` naming the file (and line).
+    """
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_SHEET_BYTES:
+        raise UsageError(
+            f"{path}: {size:,} bytes; a review sheet over {MAX_SHEET_BYTES:,} is refused"
+        )
     suffix = path.suffix.lower()
     if suffix == ".csv":
         table = list(_csv_rows(path))
@@ -292,21 +326,59 @@ def _csv_rows(path: Path) -> Iterator[list[object]]:
         raise UsageError(
             f"{path}: not UTF-8 (byte {error.start}); save it as 'CSV UTF-8'"
         ) from None
-    yield from csv.reader(io.StringIO(text, newline=""))
+    if csv.field_size_limit() < MAX_CSV_CELL:
+        csv.field_size_limit(MAX_CSV_CELL)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for values in reader:
+            yield [_csv_value(value) for value in values]
+    except csv.Error as error:
+        raise UsageError(f"{path}:{reader.line_num}: not a readable CSV row ({error})") from None
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[object]]:
-    from zipfile import BadZipFile
+    import zipfile
+    from xml.etree.ElementTree import ParseError
 
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, OSError, KeyError, ValueError) as error:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as error:
         raise UsageError(f"{path}: cannot read the workbook: {error}") from None
+    if unpacked > MAX_SHEET_BYTES:
+        raise UsageError(
+            f"{path}: the workbook unpacks to {unpacked:,} bytes (over {MAX_SHEET_BYTES:,}); "
+            "refused"
+        )
+    problems: tuple[type[Exception], ...] = (
+        zipfile.BadZipFile,
+        ParseError,
+        ValueError,
+        KeyError,
+        OSError,
+    )
+    try:
+        from defusedxml import DefusedXmlException
+
+        problems = (*problems, DefusedXmlException)
+    except ImportError:  # pragma: no cover - a dependency; expat's own limits still apply
+        pass
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except problems as error:
+        raise UsageError(f"{path}: cannot read the workbook: {_one_line(error)}") from None
     try:
         sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
             yield list(values)
+    except problems as error:
+        raise UsageError(f"{path}: cannot read the workbook: {_one_line(error)}") from None
     finally:
         book.close()
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:300]
