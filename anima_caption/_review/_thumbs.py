@@ -22,6 +22,15 @@ from pathlib import Path
 #: decoding them would need gigabytes of memory. Pillow's own bomb guard is 89 MP.
 MAX_DECODE_PIXELS = 120_000_000
 
+#: Any image whose header claims more pixels than this is refused before decoding, even
+#: a JPEG that could be decoded at 1/8 scale: no training image is that large, and a file
+#: of a few hundred bytes can claim 65500×65500.
+MAX_HEADER_PIXELS = 500_000_000
+#: A progressive JPEG is refused above this many pixels: libjpeg keeps the coefficients of
+#: the whole image (about 2 bytes per sample) whatever scale it decodes at, so draft mode
+#: does not make it cheap: 50 MP is about 300 MB.
+MAX_PROGRESSIVE_PIXELS = 50_000_000
+
 _PIL_LIMIT_LOCK = threading.Lock()
 
 
@@ -56,6 +65,9 @@ def make_thumbnail(path: Path, box: int = 160, *, max_pixels: int = MAX_DECODE_P
             opened = Image.open(path)  # reads the header only
         with opened as image:
             original = image.size
+            refusal = _header_refusal(image, max_pixels)
+            if refusal is not None:
+                return _failed(original, refusal)
             if image.format == "JPEG":
                 # Decode at the smallest DCT scale that still covers the box.
                 image.draft("RGB", (box, box))
@@ -80,6 +92,25 @@ def make_thumbnail(path: Path, box: int = 160, *, max_pixels: int = MAX_DECODE_P
         return _failed(original, f"cannot decode image: {error}")
     except MemoryError:
         return _failed(original, "not enough memory to decode the image")
+
+
+def _header_refusal(image: object, max_pixels: int) -> str | None:
+    """Why an image must not be decoded, judged from its header alone (or None)."""
+    from PIL import Image
+
+    assert isinstance(image, Image.Image)
+    width, height = image.size
+    pixels = width * height
+    what = f"image is {width}×{height} pixels"
+    if pixels > max(MAX_HEADER_PIXELS, max_pixels):
+        return f"{what}: over {MAX_HEADER_PIXELS:,} pixels, not decoded (decompression-bomb guard)"
+    progressive = image.info.get("progressive") or image.info.get("progression")
+    if image.format == "JPEG" and progressive and pixels > min(MAX_PROGRESSIVE_PIXELS, max_pixels):
+        return (
+            f"{what}, a progressive JPEG: decoding it at any scale holds the whole image "
+            f"in memory, and {pixels:,} pixels exceed the limit (decompression-bomb guard)"
+        )
+    return None
 
 
 def make_thumbnails(
