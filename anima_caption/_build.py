@@ -71,9 +71,6 @@ from anima_caption._vocab import Vocabulary, vocabulary
 # A sentence end followed by space; group 1 holds closing quotes and brackets, which
 # belong to the sentence before (``labeled "TOM." The frog``).
 _SPLIT_RE = re.compile(r"(?<=[.!?])([\"')\]]*)[ \t\u00a0]+(?=\S)")
-# Words that Anima vocabulary and the prose words never hold, for the quick test of
-# whether a caption can hold natural language at all (Builder._start).
-_PROSE_HINT = re.compile(r"(?i)(?<![\w-])(?:a|an|the|and|is|are|her|his|she|its|this)(?![\w-])")
 _WORD_PUNCT = ".,;:!?\"'()[]"
 _WORD_RE = re.compile(r"[A-Za-z]")
 _ERROR_MESSAGES = {
@@ -147,6 +144,9 @@ class _Features(NamedTuple):
     """Natural language even without a sentence end: a capitalised item of four words
     or more with two function words and a prose word, or five words or more with two
     prose words and no qualifier or colon."""
+    lead: bool
+    """Opens like a sentence, with a capitalised prose word (``The frog smiles``), two
+    words or more, not Title Case: natural language when a sentence came before."""
 
 
 class _Piece:
@@ -191,12 +191,25 @@ class Builder:
     def __init__(self, lookup: TagLookup | None, triggers: Collection[str] = ()) -> None:
         self.vocab: Vocabulary = vocabulary()
         self.lookup = lookup
-        self.triggers = frozenset(normalize_tag(t) for t in triggers)
+        self.declared: dict[str, str] = {}
+        """Each trigger's normalised text → the trigger as the user declared it, which is
+        the trigger tag's ``text``: a trigger is the user's own token, written byte for
+        byte as declared (``lilith_default``, ``TOK``)."""
+        for trigger in triggers:
+            self.declared.setdefault(normalize_tag(trigger), trigger.strip())
+        self.triggers = frozenset(self.declared)
         self._function_words: frozenset[str] = self.vocab.function_words
         self._flexible: frozenset[str] = self.vocab.flexible_count
         self._members: dict[str, Kind] = self.vocab.members
         self._pattern_prefixes: tuple[str, ...] = self.vocab.pattern_prefixes
         self._prose_words: frozenset[str] = self.vocab.prose_words
+        # The quick test of whether a caption can hold natural language at all (_start):
+        # natural language without a sentence end always holds a prose word.
+        self._prose_hint = re.compile(
+            r"(?i)(?<![\w-])(?:"
+            + "|".join(sorted(map(re.escape, self._prose_words)))
+            + r")(?![\w-])"
+        )
         self._may_have_sentences = False
         self._text = ""
         self._runs: list[tuple[int, list[_Unit]]] = []
@@ -238,7 +251,7 @@ class Builder:
         # Natural language needs a sentence end (. ! ?) or a word that prose holds and
         # tags do not ("a", "the", "and", ...): without either, every item is a tag.
         self._may_have_sentences = (
-            "." in text or "!" in text or "?" in text or _PROSE_HINT.search(text) is not None
+            "." in text or "!" in text or "?" in text or self._prose_hint.search(text) is not None
         )
         self._text = text
         self._runs = []
@@ -654,7 +667,9 @@ class Builder:
                 if found.opener:
                     cut_off = slot == last_slot and (seen or not tags)
                     j = self._sentence_end(text, units, i, cut_off)
-                if j < 0 and not found.hard and (phrases or found.standalone):
+                if j < 0 and (
+                    (phrases and not found.hard) or found.standalone or (seen and found.lead)
+                ):
                     j = i
                 if j < 0:
                     out.append(self._unit_item(text, unit))
@@ -731,6 +746,11 @@ class Builder:
                 (upper and count >= 4 and func >= 2 and prose >= 1)
                 or (count >= 5 and prose >= 2 and ":" not in raw and "(" not in raw)
             ),
+            not hard
+            and upper
+            and not title
+            and count >= 2
+            and words[0].strip(_WORD_PUNCT).lower() in prose_words,
         )
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
@@ -821,7 +841,12 @@ class Builder:
             if found.ends:
                 return j if _reads_as_prose(short, prose_like, words, func) else -1
             j += 1
-        if cut_off and first.upper and _reads_as_prose(short, prose_like, words, func):
+        if (
+            cut_off
+            and first.upper
+            and first.prose
+            and _reads_as_prose(short, prose_like, words, func)
+        ):
             return len(units) - 1
         return -1
 
@@ -913,6 +938,7 @@ class Builder:
             triggers = self.triggers
             if triggers and (low in triggers or tag_name(low) in triggers):
                 kind = _TRIGGER
+                low = self.declared.get(low, low)
             elif low.startswith("@"):
                 kind = _ARTIST
         flags = 0

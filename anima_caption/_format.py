@@ -214,22 +214,21 @@ def _format_segment(
         return render_sorted(leading, slots)
     trailing: list[str] = []
     _move_unterminated(leading, slots, trailing)
-    if placement != "keep":
-        moved = [*leading] + [s for slot in slots for s in slot.sentences or ()]
-        leading = []
-        for slot in slots:
-            slot.sentences = None
-        if placement == "end" or not slots:
-            return render(leading, slots, moved + trailing)
-        character_rank = Section.CHARACTER.rank
-        cut = 0
-        for i, slot in enumerate(slots):
-            if slot.rank <= character_rank:
-                cut = i + 1
-        if cut == 0:
-            leading = moved
-        else:
-            slots[cut - 1].sentences = moved or None
+    moved = [*leading] + [s for slot in slots for s in slot.sentences or ()]
+    leading = []
+    for slot in slots:
+        slot.sentences = None
+    if placement == "end" or not slots:
+        return render(leading, slots, moved + trailing)
+    character_rank = Section.CHARACTER.rank
+    cut = 0
+    for i, slot in enumerate(slots):
+        if slot.rank <= character_rank:
+            cut = i + 1
+    if cut == 0:
+        leading = moved
+    else:
+        slots[cut - 1].sentences = moved or None
     return render(leading, slots, trailing)
 
 

@@ -351,6 +351,9 @@ class Checker:
             captions=entries, images=images, config=self.config, db=self.lookup
         )
         result.records.extend(self.check_dataset(dataset))
+        likely = dataset.shared.get("likely-triggers")  # _rules_dataset.LIKELY_TRIGGERS
+        if isinstance(likely, frozenset) and likely:
+            result.records = _without_unknown(result.records, likely, result.sources)
         result.records.sort(key=_SORT_KEY)
         result.diffs.sort()
 
@@ -457,17 +460,14 @@ class Checker:
         errors_before = len(ctx.caption.errors)
         drop_bom = False
         resolved = 0
+        notes: list[str] = []  # suggestions applied (--apply-suggestions), with reasons
         for _ in range(MAX_FIX_PASSES):
             fixes = [d for d in diagnostics if _applicable(d, unsafe)]
             if not fixes:
-        notes: list[str] = []  # suggestions applied (--apply-suggestions), with reasons
                 break
             if any(d.code == "FL002" for d in fixes) and not drop_bom:
                 drop_bom = True
                 resolved += 1
-            new_text, applied = apply_edits(text, [d for d in fixes if d.fix and d.fix.edits])
-            if new_text == text:
-                break
             suggested = {
                 d.message: f"{d.line}:{d.column}: {d.code} {d.fix.message}"
                 for d in fixes
@@ -475,6 +475,9 @@ class Checker:
                 and d.fix is not None
                 and d.fix.applicability is Applicability.UNSAFE
             }
+            new_text, applied = apply_edits(text, [d for d in fixes if d.fix and d.fix.edits])
+            if new_text == text:
+                break
             reparsed = parse(new_text, lookup=self.lookup, triggers=self.config.triggers)
             if len(reparsed.errors) > errors_before:
                 break  # a fix must never make the caption unparsable; keep the last good text
@@ -489,12 +492,12 @@ class Checker:
                 caption=reparsed,
             )
             diagnostics = self.check_caption(ctx)
-        if drop_bom:
-            diagnostics = [d for d in diagnostics if d.code != "FL002"]
-        return FixOutcome(ctx, diagnostics, text, resolved, drop_bom, tuple(notes))
             if suggested:  # those whose diagnostic is gone were applied
                 still = {d.message for d in diagnostics}
                 notes.extend(n for m, n in suggested.items() if m not in still and n not in notes)
+        if drop_bom:
+            diagnostics = [d for d in diagnostics if d.code != "FL002"]
+        return FixOutcome(ctx, diagnostics, text, resolved, drop_bom, tuple(notes))
 
     def fix_text(self, text: str, *, unsafe: bool = False, name: str = "caption.txt") -> str:
         """The fixed form of caption ``text`` (in memory; for scripts and tests)."""
@@ -523,11 +526,11 @@ class Checker:
             diff = unified_diff(
                 ctx.display, original.text, outcome.text, bom_removed=outcome.drop_bom
             )
+            if outcome.notes:  # `patch` skips lines before the header
+                diff = "".join(f"# {ctx.display}:{note}\n" for note in outcome.notes) + diff
             if write:
                 pending = (original.data, new_data)
         return outcome.ctx, outcome.diagnostics, outcome.resolved, diff, pending
-            if outcome.notes:  # `patch` skips lines before the header
-                diff = "".join(f"# {ctx.display}:{note}\n" for note in outcome.notes) + diff
 
 
 @dataclass
@@ -552,15 +555,15 @@ class FixOutcome:
     text: str
     resolved: int
     drop_bom: bool
-
-
-_BREAK = re.compile(r"\n|\r(?!\n)")
     notes: tuple[str, ...] = ()
     """Suggestions applied by ``--apply-suggestions``: ``line:column: CODE message``."""
 
 
-def _line_breaks(text: str) -> list[int] | None:
+_BREAK = re.compile(r"\n|\r(?!\n)")
 _SUGGESTION_CODES = frozenset({"TG005", "TG007"})
+
+
+def _line_breaks(text: str) -> list[int] | None:
     """Offsets of the characters that end a line (``\\r\\n`` counts at its ``\\n``); None
     for a text on one line, where a column is simply the offset plus one."""
     if "\n" not in text and "\r" not in text:
@@ -813,6 +816,25 @@ def _worker_count(jobs: int, files: int) -> int:
 _WORKER: Checker | None = None
 _SENT: set[str] = set()
 _KINDS = {kind.value: kind for kind in Kind}
+
+
+def _without_unknown(
+    records: list[DiagnosticRecord], likely: frozenset[str], sources: dict[str, str]
+) -> list[DiagnosticRecord]:
+    """``records`` without the non-existent-tag reports (TG005) of tags that DS005 found
+    in nearly every caption: a likely trigger, reported once by DS005."""
+    from anima_caption._normalize import normalize_tag
+
+    def about_likely(record: DiagnosticRecord) -> bool:
+        span = record.span
+        if record.code != "TG005" or span is None:
+            return False
+        text = sources.get(record.path)
+        return text is not None and normalize_tag(text[span[0] : span[1]]) in likely
+
+    return [r for r in records if not about_likely(r)]
+
+
 _SEVERITIES = {severity.value: severity for severity in Severity}
 _APPLICABILITIES = {a.value: a for a in Applicability}
 

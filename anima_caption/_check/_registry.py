@@ -107,6 +107,10 @@ class TagRule(Rule):
     per_caption: ClassVar[bool] = False
     """True when :meth:`check` also has findings (run once per caption, not memoised)."""
 
+    checks_triggers: ClassVar[bool] = False
+    """True when the rule judges trigger tags too. Most do not: a trigger is the user's
+    own token, kept byte for byte as declared (underscores, capitals and all)."""
+
     def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
         """Findings for one tag; ``info`` is its database record (None for kaomoji or
         without a database). Spans are the tag's own, as in the caption at hand."""

@@ -866,19 +866,24 @@ class UnsupportedCharacters(TagRule):
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]+")
+# A tag with a bracketed annotation after it: "smile(原文)", "blush （赤面）".
+_CJK_NOTE = re.compile(r"([\x20-\x7e]*[^\s(（])\s*([(（][^()（）]+[)）])")
 
 
 class CjkText(_CaptionRule):
     """Chinese, Japanese or Korean text.
 
-    What it does: reports CJK characters in captions.
+    What it does: reports CJK characters in captions, once per run of them. A tag
+    followed by a CJK annotation in brackets (`smile(原文)`, `blush（赤面）`, as some
+    translated tag lists write them) is recognised: the fix writes the tag alone. A tag
+    holding CJK text is reported here only, not also as a non-existent tag (TG005).
 
     Why: T5's vocabulary has no CJK characters; they become `<unk>` for the LLM adapter.
     Captions should be English.
 
-    Example: `1girl, 涙` → `1girl, tears`.
+    Example: `1girl, 涙` → `1girl, tears`; `smile(原文)` → `smile`.
 
-    Fix safety: no automatic fix.
+    Fix safety: unsafe for an annotation (text is removed); else no automatic fix.
     """
 
     code = "PS004"
@@ -887,7 +892,25 @@ class CjkText(_CaptionRule):
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
         if ctx.text.isascii():
             return
+        annotated: dict[int, Tag] = {}
+        for _, tag in _top_tags(ctx):
+            if not tag.raw.isascii():
+                match = _CJK_NOTE.fullmatch(tag.raw)
+                if match is not None and _CJK.search(match.group(2)) is not None:
+                    annotated[tag.span[0]] = tag
+        for tag in annotated.values():
+            match = _CJK_NOTE.fullmatch(tag.raw)
+            assert match is not None
+            head = match.group(1)
+            yield Finding(
+                f"'{tag.raw}': the CJK annotation '{match.group(2)}' is unknown to the T5 "
+                f"tokenizer: write '{head}'",
+                tag.span,
+                _fix(UNSAFE, f"write '{head}'", _replace(tag.span, head)),
+            )
         for match in _CJK.finditer(ctx.text):
+            if any(t.span[0] <= match.start() < t.span[1] for t in annotated.values()):
+                continue
             yield Finding(
                 f"CJK text '{match.group()}' is unknown to the T5 tokenizer",
                 (match.start(), match.end()),
@@ -901,6 +924,7 @@ def _safety_tags(ctx: CaptionContext) -> list[Tag]:
     return ctx.index().by_kind.get(Kind.SAFETY, [])
 
 
+_PLAIN_RATINGS = frozenset({"general", "questionable"})
 _RATING_FORM = re.compile(r"rating[:_ ]\s*(general|safe|sensitive|questionable|explicit|nsfw)")
 
 
@@ -945,11 +969,14 @@ class MultipleSafetyTags(_CaptionRule):
     """More than one safety tag.
 
     What it does: reports captions with two or more of `safe`, `sensitive`, `nsfw`,
-    `explicit` (duplicates of the same word are TG004's).
+    `explicit`, counting SDXL-era rating words and forms as the safety tag they stand for
+    (`general` is `safe`, `questionable` is `nsfw`, `rating:explicit` is `explicit`), so a
+    WD14 caption holding both `general` and `sensitive` is reported. Duplicates of the same
+    word are TG004's.
 
     Why: exactly one rating is what Anima saw in training; two contradict each other.
 
-    Example: `safe, nsfw, 1girl`.
+    Example: `safe, nsfw, 1girl`; `general, sensitive, 1girl`.
 
     Fix safety: no automatic fix.
     """
@@ -959,11 +986,20 @@ class MultipleSafetyTags(_CaptionRule):
     severity = Severity.ERROR
 
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        tags = _safety_tags(ctx)
-        names = sorted({t.text for t in tags})
-        if len(names) > 1:
-            second = next(t for t in tags if t.text != tags[0].text)
-            yield Finding(f"several safety tags: {', '.join(names)}", second.span)
+        meant: list[tuple[Tag, str]] = [(t, t.text) for t in _safety_tags(ctx)]
+        for _, tag in _top_tags(ctx):
+            text = tag.text
+            if (text in _PLAIN_RATINGS or text[:6] == "rating") and tag.kind is not Kind.SAFETY:
+                target = _rating_target(tag)
+                if target is not None:
+                    meant.append((tag, target))
+        if len({target for _, target in meant}) < 2:
+            return
+        meant.sort(key=lambda pair: pair[0].span)
+        names = sorted({tag.text if tag.text == target else f"{tag.text} ({target})"
+                        for tag, target in meant})  # fmt: skip
+        second = next(tag for tag, target in meant if target != meant[0][1])
+        yield Finding(f"several safety tags: {', '.join(names)}", second.span)
 
 
 class RatingWord(TagRule):
@@ -1364,6 +1400,42 @@ class MissingTrigger(_CaptionRule):
             if key in names or re.search(rf"\b{re.escape(key)}\b", lowered):
                 return
         yield Finding(f"none of the trigger words ({', '.join(triggers)}) is in the caption")
+
+
+class TriggerSpelling(TagRule):
+    """A trigger written otherwise than declared.
+
+    What it does: with `triggers: [TOK]` (or `--trigger TOK`), reports `tok` or `Tok`;
+    with `lilith_default`, reports `lilith default` and `Lilith_Default`. A trigger
+    written as declared is never reported by the spelling rules (`TG001` underscores,
+    `TG002` capitals): it is the user's own token.
+
+    Why: the trigger is one token the LoRA binds the character to; every spelling of it is
+    a different string for the text encoder, so one dataset should use one.
+
+    Example: declared `lilith_default`, caption `lilith default, 1girl` → `lilith_default,
+    1girl`.
+
+    Fix safety: safe — written as declared.
+    """
+
+    code = "TR003"
+    slug = "trigger-spelling"
+    fix = SAFE
+    checks_triggers = True
+
+    @classmethod
+    def applies(cls, config: CheckConfig) -> bool:
+        return bool(config.triggers)
+
+    def check_tag(self, tag: Tag, info: TagInfo | None, ctx: CaptionContext) -> Iterator[Finding]:
+        if tag.kind is not Kind.TRIGGER or tag.has_at or tag.raw == tag.text:
+            return
+        yield Finding(
+            f"trigger '{tag.raw}' is declared as '{tag.text}': write it as declared",
+            tag.span,
+            _fix(SAFE, f"write '{tag.text}'", _replace(tag.span, tag.text)),
+        )
 
 
 class RequiredPrefix(_CaptionRule):

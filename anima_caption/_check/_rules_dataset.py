@@ -328,16 +328,19 @@ class InconsistentSpelling(Rule):
 
 
 class TriggerConsistency(Rule):
-    """A likely trigger word missing from some captions.
+    """A likely trigger word, undeclared, and the captions missing it.
 
     What it does: when no trigger is configured, finds tags that are in at least 60% of the
     captions (3 or more) but are not Danbooru tags or Anima vocabulary — a trigger word —
-    and reports the captions that lack it. With `triggers` configured, TR001 does this per
-    caption instead.
+    and reports the captions that lack it. A tag in 90% of the captions or more is
+    reported once as the likely trigger ("pass `--trigger tk`"), and is then not reported
+    as a non-existent tag (TG005) in every caption. With `triggers` configured, TR001
+    does this per caption instead.
 
-    Why: every image of a LoRA should carry its trigger; images without it dilute it.
+    Why: every image of a LoRA should carry its trigger; images without it dilute it. And a
+    trigger is the user's own token: suggesting a Danbooru spelling for it is noise.
 
-    Example: `kanachan` in 52 of 53 captions.
+    Example: `kanachan` in 52 of 53 captions; `tk` in all of them.
 
     Fix safety: no fix.
     """
@@ -357,15 +360,28 @@ class TriggerConsistency(Rule):
         possible = [t for t, tag in index.summary.items() if _may_be_trigger(has_db, tag.kind)]
         counts = index.frequent(possible, 0.6)
         total = len(tagged)
-        candidates = [t for t in possible if counts[t] >= 0.6 * total and counts[t] < total]
+        candidates = [t for t in possible if counts[t] >= 0.6 * total]
         if len(candidates) > 1:
             candidates.sort(key=_first_counted(index, candidates, has_db).__getitem__)
-        if ctx.db is not None and ctx.db.has_danbooru_data and candidates:
+        if ctx.db is not None and has_db and candidates:
             infos = ctx.db.lookup_many(candidates)
             candidates = [t for t, i in zip(candidates, infos, strict=True) if not i.known]
         texts = index.texts
         captions = ctx.captions
+        # Only with the database can a token be said not to be a tag (without it, `1girl`
+        # in every caption would look like a trigger).
+        likely = [t for t in candidates if counts[t] >= 0.9 * total] if has_db else []
+        ctx.shared[LIKELY_TRIGGERS] = frozenset(likely)
+        for trigger in likely:
+            yield Finding(
+                f"'{trigger}' is in {counts[trigger]} of {total} captions and is not a "
+                f"Danbooru tag: likely the trigger; pass --trigger {_shell_word(trigger)} "
+                "(or set `triggers` in the config)",
+                path=captions[index.first[trigger]].display,
+            )
         for trigger in candidates:
+            if counts[trigger] == total:
+                continue
             for i in tagged:
                 if trigger not in texts[i]:  # type: ignore[operator]  # tagged: not None
                     yield Finding(
@@ -374,6 +390,17 @@ class TriggerConsistency(Rule):
                         "an error",
                         path=captions[i].display,
                     )
+
+
+LIKELY_TRIGGERS = "likely-triggers"
+"""Key in ``DatasetContext.shared``: the tag texts DS005 found in 90% of the captions or
+more; the engine does not report them as non-existent tags."""
+
+
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _may_be_trigger(has_db: bool, kind: Kind) -> bool:

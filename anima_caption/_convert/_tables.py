@@ -79,7 +79,10 @@ RULES: Final[dict[str, str]] = {
     "artist-form": "`artist:name` / `by name` → `@name`",
     "artist-at": "`@` added before artist-category tags",
     "alias": "active Danbooru alias → its tag",
-    "deprecated": "deprecated / removed Danbooru tags dropped",
+    "deprecated": "removed Danbooru tags dropped where another tag of the caption carries "
+    "them (others: see successor; kept with a note when the data names none)",
+    "successor": "removed Danbooru tag → the tag Danbooru's data says replaced it",
+    "trigger-spelling": "trigger written exactly as declared (--trigger / config)",
     "duplicate": "duplicate tags dropped",
     "implied": "tags implied by another tag of the caption dropped (--prune-implied)",
     "absorbed": "core tags the trigger absorbs dropped (--policy)",

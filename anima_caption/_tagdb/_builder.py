@@ -196,7 +196,13 @@ class Builder:
     # -- output -------------------------------------------------------------------------
 
     def write(self, target: Path) -> BuildResult:
-        """Write the database to ``target`` atomically and return a summary."""
+        """Write the database to ``target`` atomically and return a summary.
+
+        Refuses (:class:`TagDBError`, ``target`` left as it was) when an input looks like
+        the wrong file: no valid row at all, or more malformed rows than valid ones. A good
+        database is never replaced by an empty or a broken one.
+        """
+        self._check_inputs(target)
         started = datetime.now(UTC)
         clock = _Clock()
         target = target.expanduser()
@@ -214,6 +220,20 @@ class Builder:
             counts=counts,
             reports=[s.report for s in self._sources],
         )
+
+    def _check_inputs(self, target: Path) -> None:
+        for source in self._sources:
+            report = source.report
+            if report.rows and report.skipped <= report.rows:
+                continue
+            first = f"; first: {report.problems[0]}" if report.problems else ""
+            what = "no valid rows" if not report.rows else (
+                f"{report.skipped:,} malformed rows and only {report.rows:,} valid ones"
+            )
+            raise TagDBError(
+                f"{source.name}: {what} — is it the right file?{first}. "
+                f"{target} was left as it was"
+            )
 
     def _resolve(
         self,

@@ -37,6 +37,9 @@ ENDPOINTS: dict[str, tuple[str, dict[str, str]]] = {
     "implications": ("/tag_implications.json", {}),
 }
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: The largest answer read (a page of 1,000 tags is a few hundred KB); a server sending
+#: more is refused rather than read into memory.
+MAX_RESPONSE_BYTES = 32 << 20
 
 
 @dataclass
@@ -101,8 +104,15 @@ class _Client:
             retry_after: float | None = None
             try:
                 with urllib.request.urlopen(request, timeout=opts.timeout) as response:
-                    body = response.read()
-                data = json.loads(body)
+                    body = response.read(MAX_RESPONSE_BYTES + 1)
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise PullError(
+                        f"{url}: the answer is over {MAX_RESPONSE_BYTES:,} bytes; refused"
+                    )
+                try:
+                    data = json.loads(body)
+                except RecursionError:
+                    raise PullError(f"{url}: unexpected answer (JSON nested too deep)") from None
                 if not isinstance(data, list):
                     raise PullError(f"{url}: unexpected answer (not a JSON list): {body[:200]!r}")
                 return data
@@ -176,8 +186,15 @@ def pull(db_path: Path, options: PullOptions | None = None) -> BuildResult:
                 _write_json(page_dir / f"{entry['pages'] + 1:06d}.json", rows)
                 entry["pages"] += 1
                 entry["rows"] += len(rows)
+            if ids and max(ids) <= entry["after"]:
+                # Pages are walked by id: an answer with nothing past the last id would be
+                # asked for again and again.
+                raise PullError(
+                    f"{url}: the server answered with rows already fetched (ids up to "
+                    f"{max(ids)}, asked for ids after {entry['after']}); stopping"
+                )
             if ids:
-                entry["after"] = max(entry["after"], max(ids))
+                entry["after"] = max(ids)
             if len(rows) < opts.limit or not ids:
                 entry["done"] = True
             _write_json(state_file, state)

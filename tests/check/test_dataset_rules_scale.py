@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import shlex
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path, PureWindowsPath
@@ -136,10 +137,19 @@ def reference_ds005(ctx: DatasetContext) -> Iterator[Finding]:
         counts.update({t.text for t in caption.tags or () if _ref_may_be_trigger(has_db, t.kind)})
     if not counts:
         return
-    candidates = [t for t, n in counts.items() if n >= 0.6 * len(captions) and n < len(captions)]
+    candidates = [t for t, n in counts.items() if n >= 0.6 * len(captions)]
     if ctx.db is not None and ctx.db.has_danbooru_data and candidates:
         infos = ctx.db.lookup_many(candidates)
         candidates = [t for t, i in zip(candidates, infos, strict=True) if not i.known]
+        for trigger in candidates:  # in 90 % or more: reported once, as the likely trigger
+            if counts[trigger] >= 0.9 * len(captions):
+                first = next(c for c in captions if trigger in {t.text for t in c.tags or ()})
+                yield Finding(
+                    f"'{trigger}' is in {counts[trigger]} of {len(captions)} captions and is "
+                    f"not a Danbooru tag: likely the trigger; pass --trigger "
+                    f"{shlex.quote(trigger)} (or set `triggers` in the config)",
+                    path=first.display,
+                )
     for trigger in candidates:
         for caption in captions:
             if trigger not in {t.text for t in caption.tags or ()}:

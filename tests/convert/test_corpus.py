@@ -55,7 +55,10 @@ def test_corpus_caption_converts_to_anima_form(
     for tag in tags:
         assert "_" not in tag.raw or tag.kind is Kind.SCORE or tag.kaomoji, tag.raw
         assert "\\" not in tag.raw, tag.raw
-        assert tag.raw == tag.raw.lower(), tag.raw
+        if tag.kind is Kind.TRIGGER:
+            assert tag.raw in TRIGGERS, tag.raw  # a trigger is written as declared
+        else:
+            assert tag.raw == tag.raw.lower(), tag.raw
         assert tag.text not in RATING_WORDS
         assert not re.fullmatch(r"score_\d+_up|source .*|score_(0|10)", tag.text), tag.text
     assert "BREAK" not in out
@@ -89,16 +92,16 @@ EXPECTED = {
     "pony_003": "masterpiece, best quality, score_8, nsfw, 1girl, solo, smile, bikini, beach",
     "pony_017": "masterpiece, best quality, score_9, explicit, 1girl, solo, smile",
     "sdxl_001": "masterpiece, best quality, score_7, newest, absurdres, highres, nsfw, 1girl, "
-    "solo, yanagise eika, ganyu (genshin impact), @nnn yryr, blurry, {smile|grin}, front view",
+    "solo, Yanagise Eika, ganyu (genshin impact), @nnn yryr, blurry, {smile|grin}, front view",
     "sdxl_003": "masterpiece, best quality, score_7, sensitive, 1girl, solo, @wlop, long hair, "
     "detailed face, beautiful eyes, cinematic lighting",
     "sdxl_010": "masterpiece, best quality, score_7, safe, 1girl, twintails, side ponytail, "
     "blue eyes, smile",
     "wd14_001": "masterpiece, best quality, score_7, safe, 1girl, solo, long hair, looking at "
-    "viewer, blush, smile, blue eyes, brown hair, shirt, hair ornament, white background, "
+    "viewer, blush, smile, bangs, blue eyes, brown hair, shirt, hair ornament, white background, "
     "simple background, :d, ^_^",
-    "wd14_010": "masterpiece, best quality, score_7, safe, 1girl, solo, plaid skirt, brown eyes, "
-    "brown hair, standing, full body, white background",
+    "wd14_010": "masterpiece, best quality, score_7, safe, 1girl, solo, plaid skirt, red footwear, "
+    "bangs, brown eyes, brown hair, standing, full body, white background",
     "wd14_011": "masterpiece, best quality, score_7, safe, 1girl, solo, long hair, smile",
 }
 
@@ -126,12 +129,27 @@ def test_changes_explain_the_pony_caption(converters: dict[str, Converter]) -> N
     } <= changes
 
 
-def test_wd14_deprecated_tags_are_dropped_and_explained(
+def test_wd14_removed_tags_never_lose_their_information(
     converters: dict[str, Converter],
 ) -> None:
+    """Issue 13: `plaid` beside `plaid_skirt` is dropped (the skirt says it); `red_footwear`
+    and `bangs` have no successor in Danbooru's data, so they are kept and reported."""
     text = (CORPUS / "wd14_010.txt").read_text(encoding="utf-8")
-    dropped = {c.old for c in converters["wd14"].convert(text).changes if c.rule == "deprecated"}
-    assert dropped == {"plaid", "red_footwear", "bangs"}
+    result = converters["wd14"].convert(text)
+    dropped = {c.old for c in result.changes if c.rule == "deprecated"}
+    assert dropped == {"plaid"}
+    assert "red footwear" in result.text and "bangs" in result.text
+    notes = " ".join(result.notes)
+    assert "'red footwear' was removed on Danbooru and kept" in notes
+    assert "'bangs' was removed on Danbooru and kept" in notes
+
+
+def test_removed_tag_alone_gets_its_successor(converters: dict[str, Converter]) -> None:
+    result = converters["wd14"].convert("1girl, plaid, red_skirt")
+    assert result.text == "masterpiece, best quality, score_7, 1girl, plaid clothes, red skirt"
+    (change,) = [c for c in result.changes if c.rule == "successor"]
+    assert (change.old, change.new) == ("plaid", "plaid clothes")
+    assert "Danbooru replaced `plaid` with `plaid clothes`" in change.message
 
 
 def test_prune_implied_and_policy_style_absorbed(real_tagdb_path: Path) -> None:

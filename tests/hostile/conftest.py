@@ -42,7 +42,17 @@ def run_cli(
         "    resource.setrlimit(resource.RLIMIT_AS, (limit << 20, limit << 20))\n"
         "from anima_caption.cli import main\n"
         "status = main(sys.argv[2:])\n"
+        # ru_maxrss keeps the parent's high-water mark across fork and exec (Linux), so a
+        # child of a large pytest process would report pytest's size; VmHWM is this
+        # process's own.
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    with open('/proc/self/status') as status_file:\n"
+        "        for line in status_file:\n"
+        "            if line.startswith('VmHWM:'):\n"
+        "                peak = int(line.split()[1])\n"
+        "except OSError:\n"
+        "    pass\n"
         "sys.stderr.write(f'\\n@peak {peak}\\n')\n"
         "sys.exit(status)\n"
     )
