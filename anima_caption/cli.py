@@ -524,6 +524,15 @@ def _run_format(args: argparse.Namespace) -> int:
                 if args.write:
                     if run is None:
                         run = WriteRun(journal_root([Path(p) for p in args.paths]), "format")
+    from anima_caption.datasets.cli import add_input_options
+
+    sources = add_input_options(parser)  # issue 17: parquet, JSON lines, tar shards…
+    sources.add_argument(
+        "--out",
+        metavar="FILE",
+        help="issue 17: write every caption, formatted, to FILE (.parquet, .jsonl, .json, "
+        "captions.json or a folder); a dataset file is never rewritten in place",
+    )
                         run.open()
                     refused = run.write_many([(path, new_data, source_data)])
                     for error in refused:
@@ -532,7 +541,10 @@ def _run_format(args: argparse.Namespace) -> int:
                         failed += 1
                     if not refused:
                         print(f"reformatted {path}", file=sys.stderr)
+    from anima_caption.datasets import cli as datasets_cli
                 elif args.check:
+    if args.out or any(datasets_cli.dataset_source(p, args) for p in args.paths):  # issue 17
+        return datasets_cli.run_format(args, _lookup_for(args))
                     print(f"would reformat {path}", file=sys.stderr)
     finally:
         if run is not None:

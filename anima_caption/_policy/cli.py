@@ -88,6 +88,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="policy file, or a config with a `policy:` section (default: the `policy:` of "
         "the closest anima-caption.yaml / pyproject.toml)",
     )
+    from anima_caption.datasets.cli import add_input_options
+
+    add_input_options(parser)  # issue 17: DATASET may be parquet, JSON lines, a tar shard…
 
 
 def _no_command(parser: argparse.ArgumentParser) -> int:
@@ -129,6 +132,20 @@ def _read(args: argparse.Namespace, policy: Any) -> Any:
                 sys.stderr.write(f"\rread {count} captions")
                 sys.stderr.flush()
 
+    from anima_caption.datasets.cli import dataset_source
+
+    source = dataset_source(args.dataset, args)  # issue 17: any dataset source
+    if source is not None:
+        from anima_caption.datasets._commands import policy_dataset
+
+        if getattr(args, "write", False):
+            from anima_caption._errors import UsageError
+
+            raise UsageError(
+                f"{args.dataset}: a dataset file is never rewritten in place; 'policy apply' "
+                "without --write shows the diff (issue 17)"
+            )
+        return policy_dataset([source], triggers=policy.trigger_names())
     dataset = read_dataset([args.dataset], triggers=policy.trigger_names(), progress=progress)
     if progress is not None and len(dataset.captions) >= 500:
         sys.stderr.write("\r" + " " * 30 + "\r")

@@ -147,6 +147,9 @@ def add_parsers(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("dataset", metavar="DATASET", help="the dataset folder")
+    from anima_caption.datasets.cli import add_input_options
+
+    add_input_options(report)  # issue 17: DATASET may be parquet, JSON lines, a tar shard…
     report.add_argument(
         "--out", "-o", default="report.html", metavar="FILE", help="default: report.html"
     )
@@ -305,15 +308,22 @@ def _run_report(args: argparse.Namespace) -> int:
     from anima_caption._review._proposals import policy_grouper
     from anima_caption._review._report import ReportOptions, by_section, render_report
     from anima_caption._review._sheet import _save_atomic
+    from anima_caption.datasets.cli import dataset_source
 
-    root = _dataset(args)
+    source = dataset_source(args.dataset, args)  # issue 17: any dataset source
+    root = _dataset(args) if source is None else source.path.parent
     out = Path(args.out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out {out}: name a .html file")
     size = _thumb_size(args)
     checker = _checker(args, root)
     progress = _progress(args)
-    review = collect(root, checker, progress=progress)
+    if source is not None:
+        from anima_caption.datasets._commands import review_set
+
+        review = review_set(source, checker)
+    else:
+        review = collect(root, checker, progress=progress)
     grouping = "section"
     group_of: Callable[[ReviewRow, Tag], str] = by_section
     if args.policy:

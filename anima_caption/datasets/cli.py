@@ -31,8 +31,9 @@ exit codes: 0 no errors, 1 errors in a shard or found by the dataset rules, 2 us
 """
 
 
-def add_source_options(parser: argparse.ArgumentParser, *, check: bool) -> None:
-    """``--input``, ``--column``, ``--id-column``, shard options (and ``--out`` for check)."""
+def add_input_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """``--input``, ``--column``, ``--id-column``: how a dataset file is read (every command
+    that reads a dataset takes them)."""
     group = parser.add_argument_group(
         "dataset sources",
         "PATH may also be a parquet, JSON lines, JSON (sd-scripts metadata, diffusion-pipe "
@@ -54,6 +55,12 @@ def add_source_options(parser: argparse.ArgumentParser, *, check: bool) -> None:
         metavar="NAME",
         help="the column naming each row (default: file_name, image_key, id…; else the row)",
     )
+    return group
+
+
+def add_source_options(parser: argparse.ArgumentParser, *, check: bool) -> None:
+    """:func:`add_input_options`, shard options (and ``--out`` for check)."""
+    group = add_input_options(parser)
     group.add_argument(
         "--num-shards", type=int, default=1, metavar="N", help="split the dataset into N shards"
     )
@@ -353,3 +360,111 @@ def _run_merge(args: argparse.Namespace) -> int:
     if args.exit_zero:
         return 0
     return 1 if shard_errors or dataset_errors else 0
+
+
+# -- the other commands that read a dataset --------------------------------------------------
+
+
+def dataset_source(path: str | Path, args: argparse.Namespace) -> Source | None:
+    """The source ``path`` names when it is a dataset file (or ``--input`` / ``--column``
+    say how to read it); None for a folder or caption file, which the command reads as it
+    always has."""
+    from anima_caption.datasets._sources import is_dataset_file, open_source
+
+    fmt = getattr(args, "input_format", "auto")
+    column = getattr(args, "column", None)
+    id_column = getattr(args, "id_column", None)
+    named = fmt not in ("auto", "folder") or column is not None or id_column is not None
+    if fmt == "folder" or not (named or (is_dataset_file(path) and not Path(path).is_dir())):
+        return None
+    return open_source(path, fmt=fmt, column=column, id_column=id_column)
+
+
+def run_format(args: argparse.Namespace, lookup: Any) -> int:
+    """``format`` over dataset sources: a diff per caption that would change (dry run),
+    ``--check``, or ``--out FILE`` with every caption formatted (the source is never
+    rewritten)."""
+    from anima_caption._errors import CaptionSyntaxError
+    from anima_caption._format import format as format_caption
+    from anima_caption._io import unified_diff
+    from anima_caption.datasets._sinks import Output, open_sink
+    from anima_caption.datasets._sources import open_source
+
+    if args.write:
+        raise UsageError(
+            "--write rewrites caption files in place; a dataset file is never rewritten: "
+            "use --out FILE (.parquet, .jsonl, .json, captions.json or a folder)"
+        )
+    sources = [
+        dataset_source(p, args) or open_source(p, fmt="folder", extensions=_extensions(args))
+        for p in args.paths
+    ]
+    sink = None
+    if args.out:
+        sink = open_sink(
+            args.out,
+            command="format",
+            sources=[s.path for s in sources],
+            column=args.column,
+            id_column=args.id_column,
+        )
+    show_diff = args.diff or not (args.check or args.out)
+    changed = unchanged = failed = 0
+    ok = False
+    err = sys.stderr
+    try:
+        for source, record in _records(sources):
+            display = source.display(record)
+            if record.error is not None:
+                print(f"{display}: {record.error}", file=err)
+                failed += 1
+                continue
+            text = record.text
+            try:
+                new = format_caption(
+                    text,
+                    lookup=lookup,
+                    triggers=args.trigger,
+                    sentences=args.sentences,
+                    sort=not args.no_sort,
+                    dedupe=not args.keep_duplicates,
+                )
+            except CaptionSyntaxError as error:
+                print(f"{display}:{error}".splitlines()[0], file=err)
+                failed += 1
+                new = None
+            if new is not None and text.endswith(("\n", "\r")):
+                new += "\n"
+            if new is None or new == text:
+                unchanged += new is not None
+            else:
+                changed += 1
+                if show_diff:
+                    sys.stdout.write(unified_diff(display, text, new))
+                elif args.check:
+                    print(f"would reformat {display}", file=err)
+            if sink is not None:
+                sink.write(Output(record, text if new is None else new))
+        ok = True
+    finally:
+        if sink is not None:
+            sink.close(ok=ok)
+    verb = "reformatted" if args.out else "would be reformatted"
+    summary = f"{changed} caption{'' if changed == 1 else 's'} {verb}, {unchanged} unchanged"
+    if failed:
+        summary += f", {failed} could not be formatted"
+    if args.out:
+        summary += f"; every caption written to {args.out}"
+    print(summary, file=err)
+    return 1 if failed or (args.check and changed) else 0
+
+
+def _extensions(args: argparse.Namespace) -> tuple[str, ...]:
+    found = getattr(args, "ext", None) or [".txt"]
+    return tuple(e if e.startswith(".") else f".{e}" for e in found)
+
+
+def _records(sources: list[Source]) -> Any:
+    from anima_caption.datasets._run import iter_records
+
+    return iter_records(sources)

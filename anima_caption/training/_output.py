@@ -69,6 +69,8 @@ def _layout_files(plan: TrainingPlan) -> list[OutputFile]:
                 tail = info.text[info.prefix_end :].lstrip(" ,")
                 text = f"{head} {separator} {tail}"
                 files.append(OutputFile(target / caption_path.name, data=text.encode()))
+            elif not caption_path.is_file():  # a caption from a dataset file (issue 17)
+                files.append(OutputFile(target / caption_path.name, data=info.text.encode()))
             else:
                 files.append(OutputFile(target / caption_path.name, source=caption_path))
     return files

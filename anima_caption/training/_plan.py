@@ -61,17 +61,22 @@ def plan_training(
     *,
     lookup: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    source: Any = None,
 ) -> TrainingPlan:
     """Read ``dataset`` (never writing to it) and plan a ``trainer`` run into ``out``.
 
     ``lookup`` (a :class:`~anima_caption.TagDB`) lets character, series and artist tags
     count as fixed prefix; without it the prefix is Anima vocabulary, people count and the
     trigger words. The plan's ``findings`` hold the cross-checks; nothing is written.
+
+    ``source`` (an :class:`anima_caption.datasets.Source`, issue 17) takes the captions
+    from a dataset file instead: the images are those in its folder, paired by stem, and
+    the captions are written beside linked images in ``out``.
     """
     from anima_caption.training._checks import cross_check
 
     options = options or TrainOptions()
-    root = Path(dataset)
+    root = Path(dataset) if source is None else source.path.parent
     if not root.is_dir():
         raise UsageError(f"{root}: not a dataset folder")
     out_dir = Path(out)
@@ -86,9 +91,14 @@ def plan_training(
     ext = options.caption_extension
     if ext is not None and not ext.startswith("."):
         ext = f".{ext}"
-    scan = scan_dataset(
-        root, triggers=triggers, lookup=lookup, caption_extension=ext, progress=progress
-    )
+    if source is not None:
+        from anima_caption.datasets._commands import scan_source
+
+        scan = scan_source(source, triggers=triggers, lookup=lookup)
+    else:
+        scan = scan_dataset(
+            root, triggers=triggers, lookup=lookup, caption_extension=ext, progress=progress
+        )
     table = presets()
     preset: dict[str, Any] = table["presets"][options.preset]
     guidance: dict[str, Any] = table["guidance"]
@@ -116,7 +126,9 @@ def plan_training(
     name = re.sub(r"[^\w.-]+", "_", name)
     separator = options.keep_tokens_separator
     layout = options.layout
-    if layout == "subsets" and (options.json_sidecars or (separator and mutating)):
+    if layout == "subsets" and (
+        options.json_sidecars or (separator and mutating) or source is not None
+    ):
         # Captions rewritten for the trainer (JSON sidecars, the keep-tokens separator) need
         # a folder of their own in --out; the images are hard-linked beside them.
         layout = "hardlink"

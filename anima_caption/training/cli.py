@@ -74,6 +74,9 @@ def _missing_trainer(parser: argparse.ArgumentParser) -> Any:
 
 def _add_options(parser: argparse.ArgumentParser, trainer: str) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="folder of images and captions")
+    from anima_caption.datasets.cli import add_input_options
+
+    add_input_options(parser)  # issue 17: captions from parquet, JSON lines… beside the images
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     parser.add_argument(
         "--trigger",
@@ -240,9 +243,16 @@ def _run_train(args: argparse.Namespace) -> int:
         check_out_dir(out, overwrite=args.overwrite)
     lookup = _lookup(args.db)
     from anima_caption.cli import _progress_bar
+    from anima_caption.datasets.cli import dataset_source
 
     plan = plan_training(
-        args.trainer, args.dataset, out, options, lookup=lookup, progress=_progress_bar()
+        args.trainer,
+        args.dataset,
+        out,
+        options,
+        lookup=lookup,
+        progress=_progress_bar(),
+        source=dataset_source(args.dataset, args),  # issue 17: any dataset source
     )
     if args.json:
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
