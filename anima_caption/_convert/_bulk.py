@@ -70,8 +70,14 @@ def run_bulk(
     keep_bom: bool = True,
     extensions: tuple[str, ...] = (".txt",),
     link: bool = True,
+    notes: Callable[[Path], Sequence[str]] | None = None,
 ) -> BulkReport:
-    """Apply ``transform`` to every caption file under ``paths``."""
+    """Apply ``transform`` to every caption file under ``paths``.
+
+    ``notes(path)``: lines said about a changed file just before its diff, each as
+    ``# PATH:NOTE`` (``patch`` skips lines before the header), e.g. the suggestions
+    ``convert --apply-suggestions`` applied, with their reasons.
+    """
     from anima_caption._journal import BATCH, WriteRun
 
     files = list(dataset_files(paths, extensions))
@@ -108,6 +114,8 @@ def run_bulk(
                 report.changed += 1
                 report.by_rule.update(rules)
                 if diff:
+                    for note in notes(path) if notes is not None else ():
+                        stdout.write(f"# {path}:{note}\n")
                     stdout.write(
                         unified_diff(
                             str(path),

@@ -216,6 +216,7 @@ class Converter:
         markers: Markers = "keep",
         absorbed: Collection[str] = (),
         sentences: SentencePlacement = "keep",
+        apply_suggestions: bool = False,
     ) -> None:
         if dialect not in DIALECTS:
             raise UsageError(f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
@@ -231,6 +232,10 @@ class Converter:
         self.markers = markers
         self.absorbed = frozenset(db_key(t) for t in absorbed)
         self.sentences = sentences
+        #: replace a non-existent tag by its first suggestion when that one is confident
+        #: (``TagDB.applicable_suggestion``: confidence >= APPLY_THRESHOLD), rule
+        #: ``suggestion``; decided per caption, since the caption's other tags count
+        self.apply_suggestions = apply_suggestions and self.db is not None
         self.vocab = vocabulary()
         self._decisions: dict[tuple[str, bool], _Decision] = {}
         self._occurrences: dict[str, _Occurrence] = {}
@@ -593,6 +598,8 @@ class Converter:
             out.text = ""
             work.changes.append(_change(rule, out.raw, "", out.span, message))
 
+        if self.apply_suggestions:  # before duplicates: two tags may get one suggestion
+            self._apply_suggestions(outs, work)
         # duplicates (after spelling and aliases); on the way, the score and safety tags
         seen: set[str] = set()
         pony: list[_Out] = []
@@ -681,6 +688,40 @@ class Converter:
                 position = last[-1] + 1 if last else 0
             work.items.insert(position, new)
         outs[0:0] = added
+
+    def _apply_suggestions(self, outs: list[_Out], work: _Work) -> None:
+        """``apply_suggestions``: a non-existent tag becomes its first suggestion when the
+        database is confident of it, given the caption's other tags (``left side
+        ponytail`` → ``side ponytail``; removed when the caption already says it). The
+        written tag is then decided like any other (section, ``@``, policy)."""
+        assert self.db is not None
+        for out in outs:
+            if not out.text or not out.decision.unknown or out.kind is Kind.TRIGGER:
+                continue
+            live = [o.text.lstrip("@") for o in outs if o.text and o is not out]
+            # as in check: past a few hundred tags the context is dropped (stays linear)
+            found = self.db.applicable_suggestion(
+                out.text, context=live if len(live) < _MAX_CONTEXT else ()
+            )
+            if found is None:
+                continue
+            if out.text in work.unknown:
+                work.unknown.remove(out.text)
+            if found.remove:
+                out.text = ""
+                work.changes.append(_change("suggestion", out.raw, "", out.span, found.reason))
+                continue
+            parsed = parse(found.tag, triggers=self.triggers).tags
+            decision = self._decide(parsed[0]) if len(parsed) == 1 else None
+            if decision is None or decision.text is None:
+                continue  # nothing convert would keep: left as written
+            out.decision = decision
+            out.text = decision.text
+            out.kind = decision.kind
+            out.section = decision.section
+            work.changes.append(
+                _change("suggestion", out.raw, decision.text, out.span, found.reason)
+            )
 
     def _removed_in_caption(
         self, out: _Out, removed: tuple[str, str], outs: list[_Out], work: _Work
@@ -832,6 +873,7 @@ def _change_order(change: Change) -> tuple[bool, Span]:
 
 
 _RANK = {section: section.rank for section in Section}
+_MAX_CONTEXT = 512  # caption tags given to the suggester as context (check's limit too)
 _NO_SAFETY = "no safety tag: add one (safe, sensitive, nsfw, explicit) with --prefix"
 
 
@@ -970,6 +1012,7 @@ def convert(
     markers: Markers = "keep",
     absorbed: Collection[str] = (),
     sentences: SentencePlacement = "keep",
+    apply_suggestions: bool = False,
 ) -> ConversionResult:
     """Convert an SDXL-era caption to Anima format; the result explains every edit.
 
@@ -980,7 +1023,11 @@ def convert(
     section; ``prefix`` (``"masterpiece, best quality, score_7, safe"``) is added where
     missing; year tags are dropped unless ``keep_year``; ``prune_implied`` drops tags
     implied by another tag; ``markers="remove"`` drops kohya ``|||`` and resolves
-    wildcards; ``absorbed`` are core tags the trigger absorbs (see the policy engine).
+    wildcards; ``absorbed`` are core tags the trigger absorbs (see the policy engine);
+    ``apply_suggestions`` (needs ``db``) replaces a non-existent tag by its first
+    suggestion when that one is confident (``TagDB.applicable_suggestion``, confidence
+    at least ``APPLY_THRESHOLD`` = 0.9), as a change of rule ``suggestion`` whose message
+    is the suggestion's reason.
 
         >>> convert("1girl, long_hair, (smile:1.2), general").text
         'safe, 1girl, long hair, smile'
@@ -999,6 +1046,7 @@ def convert(
         markers,
         frozenset(absorbed),
         sentences,
+        apply_suggestions,
     )
     cached = _CONVERTERS.get(key)
     if cached is None or cached[0] is not db:
@@ -1014,6 +1062,7 @@ def convert(
             markers=markers,
             absorbed=absorbed,
             sentences=sentences,
+            apply_suggestions=apply_suggestions,
         )
         cached = (db, converter)
         _CONVERTERS[key] = cached

@@ -17,12 +17,18 @@ examples:
                                        mirror the dataset (images hard-linked) and convert
   anima-caption convert data/ --from sdxl --trigger kanachan --policy policy.yaml --write
                                        also drop the core tags the trigger absorbs
+  anima-caption convert data/ --from sdxl --apply-suggestions --write
+                                       also replace non-existent tags by a confident
+                                       suggestion (left side ponytail → side ponytail)
   anima-caption undo data/                                     put the last --write back
 
 rules (every change names one): unescape, underscore, lowercase, weight, break,
 keep-tokens, wildcard, rating, safety-conflict, score, pony-source, foreign-quality,
-artist-form, artist-at, alias, deprecated, duplicate, implied, absorbed, year, prefix,
-trigger, reorder, layout. docs/convert.md shows each with an example.
+artist-form, artist-at, alias, deprecated, successor, suggestion, duplicate, implied,
+absorbed, year, prefix, trigger, reorder, layout. docs/convert.md shows each with an
+example. With --apply-suggestions each suggestion applied is listed with its reason
+before the file's diff ('# FILE:LINE:COL: suggestion: ...'); only a first suggestion of
+confidence >= 0.9 is applied (the others are for 'check' to show).
 """
 
 _EDIT_EPILOG = """\
@@ -111,6 +117,13 @@ def add_parsers(commands: Any) -> None:
         metavar="PATH",
         help="tag database (default: $ANIMA_CAPTION_TAGDB, then the user cache); without "
         "one only what needs no database is converted, and the summary says so",
+    )
+    convert.add_argument(
+        "--apply-suggestions",
+        action="store_true",
+        help="replace a tag that does not exist on Danbooru by its first suggestion when "
+        "that one is confident (confidence >= 0.9, as 'check --apply-suggestions'); each "
+        "is listed with its reason before the file's diff (needs the tag database)",
     )
     _add_output_options(convert, allow_out=True)
     from anima_caption.datasets.cli import add_source_options
@@ -259,7 +272,9 @@ def _command_line(args: argparse.Namespace) -> str:
             if getattr(args, flag):
                 parts += [f"--{flag}", getattr(args, flag)]
         parts += [
-            f"--{f.replace('_', '-')}" for f in ("keep_year", "prune_implied") if getattr(args, f)
+            f"--{f.replace('_', '-')}"
+            for f in ("keep_year", "prune_implied", "apply_suggestions")
+            if getattr(args, f, False)
         ]
     else:
         for kind, value in args.ops:
@@ -271,9 +286,15 @@ def _command_line(args: argparse.Namespace) -> str:
 def _run_convert(args: argparse.Namespace) -> int:
     from anima_caption._convert._bulk import run_bulk
     from anima_caption._convert._convert import NEEDS_DATABASE, Converter
+    from anima_caption._errors import UsageError, line_column
     from anima_caption._tagdb import open_default
 
     db = open_default(args.db)
+    if args.apply_suggestions and (db is None or not db.has_danbooru_data):
+        raise UsageError(
+            "--apply-suggestions needs the tag database (build it with 'anima-caption "
+            "tagdb import' or 'tagdb pull', or give --db PATH)"
+        )
     triggers = list(args.trigger)
     absorbed: set[str] = set()
     if args.policy:
@@ -293,17 +314,27 @@ def _run_convert(args: argparse.Namespace) -> int:
         prune_implied=args.prune_implied,
         markers=args.markers,
         absorbed=absorbed,
+        apply_suggestions=args.apply_suggestions,
     )
     from anima_caption.datasets import cli as datasets_cli
 
     if datasets_cli.wants_sources(args):  # a dataset file, Danbooru metadata, shards
         return datasets_cli.run_convert(args, None if args.dialect == "danbooru" else converter)
     unknown: dict[str, int] = {}
+    # suggestions applied, per file: 'LINE:COL: suggestion: 'old' → 'new' (reason)'
+    applied: dict[Path, list[str]] = {}
 
     def transform(text: str, path: Path) -> tuple[str, list[str]]:
         result = converter.convert(text)
         for tag in result.unknown:
             unknown[tag] = unknown.get(tag, 0) + 1
+        notes = [
+            f"{':'.join(map(str, line_column(text, c.span[0])))}: {c}"
+            for c in result.changes
+            if c.rule == "suggestion" and c.span is not None
+        ]
+        if notes:
+            applied[path] = notes
         return result.text, [c.rule for c in result.changes]
 
     out = Path(args.out) if args.out else None
@@ -317,8 +348,13 @@ def _run_convert(args: argparse.Namespace) -> int:
         keep_bom=False,
         extensions=_extensions(args),
         link=not args.copy_images,
+        notes=lambda path: applied.pop(path, ()),
     )
     err = sys.stderr
+    if args.write or out is not None:  # written without a diff: say what was applied
+        for path, notes in applied.items():
+            for note in notes:
+                print(f"anima-caption: applied {path}:{note}", file=err)
     if converter.db is None:
         print(
             "note: no tag database, so these were not checked: " + "; ".join(NEEDS_DATABASE),
