@@ -693,6 +693,10 @@ class Suggester:
             evidence = min(0.85, 0.5 + 0.05 * max(0.0, c.score - _MIN_SCORE))
         if lead < 1.0:  # a close rival: the choice is the user's
             evidence = min(evidence, 0.6 + 0.25 * max(0.0, lead))
+        if c.count is not None and c.count < _RARE_POSTS and reason not in _TRUSTED:
+            # a rare tag (`kanachan` → `kana-chan`, 6 posts: more likely a trigger or a
+            # name of the dataset's own than a misspelling of it) is never applied unasked
+            evidence = min(evidence, 0.8)
         return evidence
 
     # -- strategies -----------------------------------------------------------------------------
