@@ -211,11 +211,29 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--exit-zero", action="store_true", help="exit 0 even when errors remain (gradual adoption)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(  # issue 15 item 13: a .caption dataset was silently skipped
+        "--ext",
+        action="append",
+        metavar="EXT",
+        help="caption file extension to look for in folders (default: the config's "
+        "caption-extensions, .txt); repeatable",
+    )
     _add_caption_options(parser)
     from anima_caption.datasets.cli import add_source_options
 
     add_source_options(parser, check=True)  # parquet, JSON lines, tar shards…; --num-shards
     parser.set_defaults(func=_run_check)
+
+
+def _extensions(values: Sequence[str]) -> list[str]:
+    """``--ext`` values as extensions (issue 15 item 13): a dot added, an empty one refused."""
+    extensions = []
+    for value in values:
+        extension = value if value.startswith(".") else f".{value}"
+        if len(extension) < 2 or "/" in extension or extension.strip() != extension:
+            raise UsageError(f"--ext {value!r}: not a file extension (like .txt)")
+        extensions.append(extension.lower())
+    return extensions
 
 
 def _split_codes(value: str | None) -> list[str] | None:
@@ -235,6 +253,11 @@ def _run_check(args: argparse.Namespace) -> int:
         merged = [*loaded.config.triggers, *args.trigger]
         loaded = dataclasses.replace(
             loaded, config=loaded.config.model_copy(update={"triggers": merged})
+        )
+    if args.ext:  # issue 15 item 13: --ext overrides caption-extensions
+        extensions = _extensions(args.ext)
+        loaded = dataclasses.replace(
+            loaded, config=loaded.config.model_copy(update={"caption_extensions": extensions})
         )
     selection = RuleSelection.from_config(
         loaded.config, _split_codes(args.select), _split_codes(args.ignore), loaded=loaded
@@ -261,6 +284,14 @@ def _run_check(args: argparse.Namespace) -> int:
     )
     if progress is not None:
         progress(-1, -1)
+    nothing = ""
+    if not result.files:  # issue 15 item 13: a check of nothing is not "All checks passed!"
+        nothing = (
+            f"no caption files ({', '.join(loaded.config.caption_extensions)}) found in "
+            f"{', '.join(args.paths)}: nothing was checked (other extensions need --ext)"
+        )
+        if not result.records:
+            raise UsageError(nothing)
     if result.journal is not None:
         root, _run_id, written = result.journal
         print(
@@ -293,10 +324,14 @@ def _run_check(args: argparse.Namespace) -> int:
             unsafe_fixes=args.unsafe_fixes,
             files_checked=result.files,
             fixed=result.fixed,
+            dry_run=args.diff,  # issue 15 item 13: --diff wrote nothing, "Would fix"
         )
     finally:
         if out is not sys.stdout:
             out.close()
+    if nothing:  # issue 15 item 13: images were reported, but no caption was checked
+        print(f"{PROG}: error: {nothing}", file=sys.stderr)
+        return 2
     if args.diff and result.diffs:
         return 1
     if args.exit_zero:

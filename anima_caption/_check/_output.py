@@ -56,13 +56,15 @@ def render(
     files_checked: int,
     fixed: int = 0,
     checked_paths: Sequence[str] | None = None,
+    dry_run: bool = False,
 ) -> None:
     """Write ``diagnostics`` to ``out`` in format ``fmt`` (one of :data:`FORMATS`).
 
     ``sources`` maps a diagnostic's path to its caption text (for caret frames; paths may be
     missing). ``rules`` are the rules that ran (SARIF's rules array, docs links).
     ``show_fixes`` adds a ``help:`` line for safe fixes too; ``unsafe_fixes`` counts unsafe
-    fixes as applicable. ``files_checked`` and ``fixed`` feed the text summary.
+    fixes as applicable. ``files_checked`` and ``fixed`` feed the text summary;
+    ``dry_run``: the fixes were only shown (``--diff``), so they "would" be fixed.
     ``checked_paths`` (optional) lets the JUnit report list clean files as passing tests.
     Diagnostics are written in a stable order (path, line, column, code).
     """
@@ -76,6 +78,7 @@ def render(
             unsafe_fixes=unsafe_fixes,
             files_checked=files_checked,
             fixed=fixed,
+            dry_run=dry_run,
         )
     elif fmt == "concise":
         _render_concise(ordered, out, unsafe_fixes=unsafe_fixes)
@@ -193,6 +196,7 @@ def _render_text(
     unsafe_fixes: bool,
     files_checked: int,
     fixed: int,
+    dry_run: bool = False,
 ) -> None:
     style = _Style(use_colour(out))
     for d in diagnostics:
@@ -212,6 +216,7 @@ def _render_text(
             fixed=fixed,
             unsafe_fixes=unsafe_fixes,
             style=style,
+            dry_run=dry_run,
         )
     )
 
@@ -223,11 +228,15 @@ def summary(
     fixed: int = 0,
     unsafe_fixes: bool = False,
     style: _Style | None = None,
+    dry_run: bool = False,
 ) -> str:
-    """The footer of the text format: counts by severity and code, and what is fixable."""
+    """The footer of the text format: counts by severity and code, and what is fixable
+    (``dry_run``: the fixes were shown, not written)."""
     style = style or _Style(False)
     lines: list[str] = []
-    if fixed:
+    if fixed and dry_run:
+        lines.append(f"Would fix {_plural(fixed, 'problem')} (nothing was written).")
+    elif fixed:
         lines.append(f"Fixed {_plural(fixed, 'problem')}.")
     if not diagnostics:
         lines.append(style.bold("All checks passed!"))

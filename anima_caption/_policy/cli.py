@@ -196,7 +196,7 @@ def _run_apply(args: argparse.Namespace) -> int:
             item = change.item
             sys.stdout.write(unified_diff(item.display, item.file.text, change.new_text))
         _summary(changes, written=False)
-        return 1 if changes or failed else 0
+        return 1 if failed else 0  # issue 15 item 13: a dry run exits 0, like the others
     if changes:
         from anima_caption._journal import WriteRun
 
