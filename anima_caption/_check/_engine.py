@@ -465,7 +465,7 @@ class Checker:
             fixes = [d for d in diagnostics if _applicable(d, unsafe)]
             if not fixes:
                 break
-            if any(d.code == "FL002" for d in fixes) and not drop_bom:
+            if not drop_bom and any(d.code == "FL002" and d.span is None for d in fixes):
                 drop_bom = True
                 resolved += 1
             suggested = {
@@ -504,8 +504,11 @@ class Checker:
         path = Path(name)
         ctx = CaptionContext(path=path, display=name, config=self.config, db=self.db)
         ctx.file = decode_caption(text.encode("utf-8"), path)
-        ctx.caption = parse(text, lookup=self.lookup, triggers=self.config.triggers)
-        return self.fix_loop(ctx, self.check_caption(ctx), unsafe).text
+        # The rules see the text after a leading BOM, as they do for a file.
+        ctx.caption = parse(ctx.file.text, lookup=self.lookup, triggers=self.config.triggers)
+        outcome = self.fix_loop(ctx, self.check_caption(ctx), unsafe)
+        kept_bom = ctx.file.bom and not outcome.drop_bom
+        return ("\ufeff" if kept_bom else "") + outcome.text
 
     def _fix_file(
         self,

@@ -110,12 +110,14 @@ class DecodeError(Rule):
 
 
 class ByteOrderMark(_CaptionRule):
-    """The file starts with a UTF-8 byte-order mark.
+    """The file starts with a UTF-8 byte-order mark, or one is inside the caption.
 
-    What it does: reports a leading BOM (`EF BB BF`).
+    What it does: reports a leading BOM (`EF BB BF`), and U+FEFF characters inside the
+    text (pasted or concatenated files).
 
     Why: some trainers strip it, others feed U+FEFF to the tokenizer as the first character
-    of the caption.
+    of the caption; inside the text it is an invisible character the tokenizer still reads
+    (and a fix that removes what comes before it would turn it into a leading BOM).
 
     Example: `\\ufeffmasterpiece, safe, 1girl` → `masterpiece, safe, 1girl`.
 
@@ -128,8 +130,25 @@ class ByteOrderMark(_CaptionRule):
     fix = SAFE
 
     def run(self, ctx: CaptionContext) -> Iterator[Finding]:
-        if ctx.file is not None and ctx.file.bom:
+        if ctx.file is None:
+            return
+        if ctx.file.bom:
             yield Finding("file starts with a UTF-8 byte-order mark", None, _bom_fix())
+        text = ctx.file.text
+        start = text.find(_BOM_CHAR)
+        while start != -1:  # each run of U+FEFF once (issue 15 item 10)
+            end = start + 1
+            while end < len(text) and text[end] == _BOM_CHAR:
+                end += 1
+            yield Finding(
+                "U+FEFF (a byte-order mark) inside the caption",
+                (start, end),
+                _fix(SAFE, "remove it", _replace((start, end), "")),
+            )
+            start = text.find(_BOM_CHAR, end)
+
+
+_BOM_CHAR = "\ufeff"
 
 
 def _bom_fix() -> FixRecord:
