@@ -75,6 +75,24 @@ def add_source_options(parser: argparse.ArgumentParser, *, check: bool) -> None:
     )
     if check:
         group.add_argument(
+            "--engine",
+            choices=("local", "ray"),
+            default="local",
+            help="where the work runs: this process (default), or a Ray cluster "
+            "(pip install 'anima-caption[ray]'; actors open the tag database once)",
+        )
+        group.add_argument(
+            "--address",
+            metavar="ADDR",
+            help="with --engine ray: the cluster to join (default: a local one, every CPU)",
+        )
+        group.add_argument(
+            "--workers",
+            type=int,
+            metavar="N",
+            help="with --engine ray: actors (default: one per CPU, each asking for half a CPU)",
+        )
+        group.add_argument(
             "--out",
             metavar="FILE",
             help="also write every caption (fixed, with --fix) and its diagnostics to FILE "
@@ -87,6 +105,8 @@ def wants_sources(args: argparse.Namespace) -> bool:
     from anima_caption.datasets._sources import is_dataset_file
 
     if args.input_format != "auto" or args.column or args.id_column or args.num_shards > 1:
+        return True
+    if getattr(args, "engine", "local") != "local":
         return True
     if getattr(args, "dialect", None) == "danbooru":
         return True
@@ -146,8 +166,7 @@ def run_check(
 ) -> int:
     """``check`` over dataset sources."""
     from anima_caption._check._api import Linter
-    from anima_caption._check._output import render
-    from anima_caption.datasets._run import check_sources, write_summary
+    from anima_caption.datasets._run import check_sources
     from anima_caption.datasets._sinks import open_sink
 
     if args.fix and not args.diff and not args.out:
@@ -168,6 +187,8 @@ def run_check(
             id_column=args.id_column,
             diagnostics=True,
         )
+    if args.engine == "ray":
+        return _check_ray(args, linter, sources, summary)
     ok = False
     try:
         check = check_sources(
@@ -183,6 +204,38 @@ def run_check(
     finally:
         if sink is not None:
             sink.close(ok=ok)
+    return _report_check(args, loaded, linter, check, summary, shard, select, ignore)
+
+
+def _check_ray(
+    args: argparse.Namespace, linter: Any, sources: list[Source], summary: Path | None
+) -> int:
+    from anima_caption.datasets._ray import check_ray
+
+    if args.fix or args.diff or args.out or args.num_shards > 1 or summary is not None:
+        raise UsageError(
+            "--engine ray checks and reports; --fix, --diff, --out and --num-shards run "
+            "with the local engine"
+        )
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {args.workers}")
+    check = check_ray(linter, sources, address=args.address, workers=args.workers)
+    return _report_check(args, None, linter, check, None, None, None, None)
+
+
+def _report_check(
+    args: argparse.Namespace,
+    loaded: Any,
+    linter: Any,
+    check: Any,
+    summary: Path | None,
+    shard: Any,
+    select: list[str] | None,
+    ignore: list[str] | None,
+) -> int:
+    from anima_caption._check._output import render
+    from anima_caption.datasets._run import write_summary
+
     result = check.result
     if summary is not None:
         write_summary(summary, check, loaded=loaded, select=select, ignore=ignore, shard=shard)
