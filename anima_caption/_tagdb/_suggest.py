@@ -108,6 +108,7 @@ _ADD_COST = 1.0  # per added word
 _ADD_LIGHT = 0.2  # per added `own`, `another's`, …
 _STEM_COST = 0.2  # per word that differs only in its ending
 _SYNONYM_COST = 0.5  # per word replaced by a synonym
+_FORM_COST = 0.8  # a word in another form: `tearful` → `tears`
 _QUALIFIER_COST = 0.4  # a `(qualifier)` added to the name
 _OTHER_CATEGORY = 0.6  # a qualified name that is not a general tag
 _ARTIST_COST = 3.0
@@ -338,8 +339,8 @@ def stem(word: str) -> str:
         w = w[:-3] + "y"
     elif len(w) > 5 and w.endswith(("ing", "ed")):
         w = w[:-3] if w.endswith("ing") else w[:-2]
-        if len(w) > 2 and w[-1] == w[-2]:
-            w = w[:-1]
+        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "slfz":
+            w = w[:-1]  # `grabbing` → `grab`, but `crossed` → `cross`, `rolled` → `roll`
     elif len(w) > 4 and w.endswith("es") and w[-3] in "shxz":
         w = w[:-2]
     elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
@@ -370,6 +371,24 @@ def _inflections(word: str) -> list[str]:
         if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
             out.append(word[:-1] + "ies")
     return [o for o in out if o != word]
+
+
+def _base_forms(word: str) -> list[str]:
+    """The words ``word`` is formed from, worth looking up: the verb of an ``-ed`` /
+    ``-ing`` form (``pouted`` → ``pout``, ``smiling`` → ``smile``, ``grabbing`` →
+    ``grab``) and the noun of a ``-ful`` adjective (``tearful`` → ``tear``)."""
+    out: list[str] = []
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            out += [base, base + "e"]
+            if base[-1] == base[-2] and base[-1] not in "slfz":
+                out.append(base[:-1])
+            if suffix == "ed" and base.endswith("i"):
+                out.append(base[:-1] + "y")  # `worried` → `worry`
+    if word.endswith("ful") and len(word) >= 7:
+        out.append(word[:-3])
+    return [o for o in dict.fromkeys(out) if o != word]
 
 
 @dataclass(slots=True)
@@ -635,6 +654,7 @@ class Suggester:
         words = key.split()
         self._punctuation(key, out)
         self._plural(key, words, out)
+        self._word_forms(key, words, out)
         self._word_order(key, words, out)
         pieces = _words(key)  # `half-open mouth`: half, open, mouth
         parts = self._subsets(key, pieces, out)
@@ -846,6 +866,30 @@ class Suggester:
                 confidence=0.0 if canonical == name else 0.8,
             )
 
+    def _word_forms(self, key: str, words: list[str], out: _Collector) -> None:
+        """One word in the form Danbooru tags it in: the verb or noun it is formed from
+        (``tearful`` → ``tears``, ``smiling`` → ``smile``, ``clenched teeth`` stays),
+        singular or plural."""
+        variants: dict[str, str] = {}
+        for i, word in enumerate(words):
+            for base in _base_forms(word):
+                for form in (base, *_inflections(base)):
+                    variants.setdefault(" ".join([*words[:i], form, *words[i + 1 :]]), word)
+        if not variants:
+            return
+        for name, (canonical, category, count) in self._resolve(variants).items():
+            word = variants[name]
+            self._add(
+                out,
+                canonical,
+                category,
+                count,
+                SuggestionReason.SYNONYM,
+                f'Danbooru tags "{word}" in another form of the word: `{canonical}`',
+                cost=_FORM_COST + (0.0 if canonical == name else 0.3),
+                confidence=0.8,  # a word's form can change its sense: the user decides
+            )
+
     def _word_order(self, key: str, words: list[str], out: _Collector) -> None:
         if not 2 <= len(words) <= _MAX_PERMUTED_WORDS:
             return
@@ -875,7 +919,9 @@ class Suggester:
             for kept in combinations(range(n), size):
                 subsets.setdefault(" ".join(words[i] for i in kept), kept)
                 last = words[kept[-1]]
-                for form in _inflections(last):  # `pullover sweaters` → `sweater`
+                # `pullover sweaters` → `sweater`; `pouted lips` → `pout`
+                forms = _inflections(last) + (_base_forms(last) if size == 1 else [])
+                for form in forms:
                     subsets.setdefault(" ".join([*(words[i] for i in kept[:-1]), form]), kept)
                 if size == 2:  # `bow tied at the waist` → `waist bow`
                     subsets.setdefault(f"{words[kept[1]]} {words[kept[0]]}", kept)

@@ -77,6 +77,44 @@ def test_word_structure(
         assert first.reason_code is reason
 
 
+def test_word_forms() -> None:
+    from anima_caption._tagdb._suggest import _base_forms, stem
+
+    # a doubled s / l / f / z is part of the word: `crossed` is `cross` + -ed
+    assert stem("crossed") == stem("cross")
+    assert stem("rolled") == stem("roll")
+    assert stem("grabbing") == stem("grab")
+    assert "pout" in _base_forms("pouted")
+    assert "smile" in _base_forms("smiling")
+    assert "grab" in _base_forms("grabbing")
+    assert "worry" in _base_forms("worried")
+    assert "tear" in _base_forms("tearful")
+    assert _base_forms("red") == [] and _base_forms("hair") == []
+
+
+@pytest.mark.parametrize(
+    ("written", "accepted"),
+    [
+        # the verb or noun a word is formed from (through Danbooru's alias `fear` → `scared`)
+        ("fearful", {"scared"}),
+        ("pouted face", {"pout"}),
+        # Danbooru says a raised limb is `up`
+        ("knee raised", {"knee up"}),
+        ("foot raised", {"foot up"}),
+        # `cross-legged` holds the words of `crossed legs`
+        ("sitting cross-legged", {"crossed legs", "indian style"}),
+    ],
+)
+def test_general_word_rules(real_db: TagDB, written: str, accepted: set[str]) -> None:
+    found = [s.tag for s in real_db.suggest(written, limit=3)]
+    assert set(found) & accepted, found
+
+
+def test_another_form_of_a_word_is_never_applied_unasked(real_db: TagDB) -> None:
+    first = real_db.suggest("fearful", limit=3)[0]
+    assert first.tag == "scared" and not first.applicable
+
+
 def test_the_old_behaviour_stays(real_db: TagDB) -> None:
     assert _first(real_db, "side ponytial") == "side ponytail"
     assert _first(real_db, "hatsune mikuu") == "hatsune miku"
