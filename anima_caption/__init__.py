@@ -11,14 +11,15 @@ Heavy modules (pydantic models, the parser) are imported on first use, so
 ``import anima_caption`` stays cheap for pre-commit hooks.
 """
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+# Only public names here (issue 15 item 14): the helpers this module needs are imported
+# under private names, and no ``from __future__ import annotations`` (it would leave an
+# ``annotations`` attribute behind).
+import typing as _typing
+from importlib import import_module as _import_module
 
 from anima_caption._version import __version__
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from anima_caption._check import CheckConfig, Diagnostic, Fix
     from anima_caption._check._api import Linter, fix, lint
     from anima_caption._convert import ConversionResult, Converter, convert
@@ -145,11 +146,11 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'anima_caption' has no attribute {name!r}")
-    value = getattr(import_module(f"anima_caption.{module}"), name)
+    value = getattr(_import_module(f"anima_caption.{module}"), name)
     globals()[name] = value
     return value
 

@@ -295,12 +295,20 @@ class TagDB:
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path) -> TagDB:
+    def open(cls, path: str | Path | None = None) -> TagDB:
         """Open a database file built by ``tagdb import`` / ``tagdb pull``.
+
+        Without ``path``, the one ``tagdb import`` / ``pull`` write by default (issue 15
+        item 14): ``$ANIMA_CAPTION_TAGDB``, else the user cache folder
+        (``anima-caption tagdb info`` prints it).
 
         Raises :class:`anima_caption._tagdb.TagDBFormatError` (an ``AnimaCaptionError``) for
         a missing, foreign, outdated or corrupted file.
         """
+        if path is None:  # issue 15 item 14: the default place, as the command line uses
+            from anima_caption._tagdb._paths import resolve_db_path
+
+            path = resolve_db_path(None)
         path = Path(path).expanduser()
         conn = connect_readonly(path)
         try:
