@@ -307,7 +307,12 @@ def test_benchmark_accuracy_floor(real_tagdb_path: Path, tmp_path: Path) -> None
     line = next(line for line in out.splitlines() if line.strip().startswith("all "))
     top1 = float(line.split("top-1")[1].split("%")[0])
     top3 = float(line.split("top-3")[1].split("%")[0])
-    assert top1 >= 80.0, line
-    assert top3 >= 85.0, line
+    assert top1 >= 80.0, line  # the targets
+    assert top3 >= 90.0, line
+    # it reports latency per unknown tag, cold and cached, as p50 / p95
+    for label in ("latency cold", "latency cached (memory)", "latency cached (across runs)"):
+        timing = next(line for line in out.splitlines() if line.strip().startswith(label))
+        assert "p50" in timing and "p95" in timing and " ms" in timing, timing
+    assert any(line.strip().startswith("held-out") for line in out.splitlines())
     applicable = next(line for line in out.splitlines() if "applicable" in line)
     assert float(applicable.split("accepted")[1].strip().rstrip("%")) >= 95.0, applicable
