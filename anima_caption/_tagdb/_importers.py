@@ -7,7 +7,10 @@ Formats (details and quirks: ``docs/tagdb.md``):
 * Danbooru alias / implication CSV with a header
   ``antecedent_name,consequent_name,status[,id,created_at,…]``;
 * Danbooru API JSON pages (``/tags.json``, ``/tag_aliases.json``, ``/tag_implications.json``):
-  a JSON array of objects.
+  a JSON array of objects;
+* parquet dumps of the same tables (issue 17): columns ``name, category, post_count``
+  (``is_deprecated``, ``aliases`` when there) or ``antecedent_name, consequent_name,
+  status`` (``id``, ``created_at``), read a row group at a time.
 
 A malformed row is reported as ``file:line: message`` through :class:`ImportReport` and
 skipped; with ``strict=True`` the first one raises :class:`ImportFormatError` instead.
@@ -29,7 +32,7 @@ from anima_caption._tagdb._errors import ImportFormatError, TagDBError
 #: Danbooru tag categories (2 is unused).
 DANBOORU_CATEGORIES = frozenset({0, 1, 3, 4, 5})
 
-TagKind = Literal["tags-full", "tags-tagcomplete", "tags-api"]
+TagKind = Literal["tags-full", "tags-tagcomplete", "tags-api", "tags-parquet"]
 RelationKind = Literal["aliases", "implications"]
 
 #: (name, category, post_count, aliases, deprecated) — names in Danbooru's spelling.
@@ -97,8 +100,20 @@ def _open_text(path: Path) -> Any:
         raise TagDBError(f"{path}: cannot read: {error.strerror or error}") from error
 
 
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` starts with parquet's magic bytes."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"PAR1"
+    except OSError as error:
+        raise TagDBError(f"{path}: cannot read: {error.strerror or error}") from error
+
+
 def sniff_tag_file(path: Path) -> TagKind:
-    """Which tag-list format ``path`` holds: full CSV (header), tagcomplete CSV or API JSON."""
+    """Which tag-list format ``path`` holds: full CSV (header), tagcomplete CSV, API JSON
+    or a parquet dump."""
+    if is_parquet(path):
+        return "tags-parquet"
     with _open_text(path) as handle:
         try:
             head = handle.read(4096)
@@ -136,6 +151,8 @@ def read_tag_file(path: Path, report: ImportReport) -> Iterator[TagRow]:
     report.note_date(date_from_name(path))
     if kind == "tags-api":
         yield from _read_tag_json(path, report)
+    elif kind == "tags-parquet":
+        yield from _read_tag_parquet(path, report)
     else:
         yield from _read_tag_csv(path, report, header=kind == "tags-full")
 
@@ -226,8 +243,72 @@ def _read_tag_json(path: Path, report: ImportReport) -> Iterator[TagRow]:
         yield (name.strip(), category, count, (), bool(item.get("is_deprecated", False)))
 
 
+def _parquet_rows(
+    path: Path, required: tuple[str, ...], optional: tuple[str, ...]
+) -> Iterator[dict[str, Any]]:
+    """The rows of a parquet dump, a row group at a time, only the columns named."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is in the datasets extra
+        raise TagDBError(
+            f"{path}: reading parquet needs pyarrow: pip install 'anima-caption[datasets]'"
+        ) from None
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as error:  # ArrowInvalid (a ValueError), OSError
+        raise TagDBError(f"{path}: not a readable parquet file ({error})") from None
+    names = list(file.schema_arrow.names)
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise TagDBError(
+            f"{path}: a parquet dump needs the columns {', '.join(required)}; "
+            f"no {missing[0]!r} (columns: {', '.join(names)})"
+        )
+    columns = [*required, *(c for c in optional if c in names)]
+    for group in range(file.num_row_groups):
+        try:
+            table = file.read_row_group(group, columns=columns)
+        except Exception as error:
+            raise TagDBError(f"{path}: row group {group} cannot be read ({error})") from None
+        yield from table.to_pylist()
+
+
+def _read_tag_parquet(path: Path, report: ImportReport) -> Iterator[TagRow]:
+    optional = ("is_deprecated", "aliases", "created_at")
+    rows = _parquet_rows(path, ("name", "category", "post_count"), optional)
+    for index, item in enumerate(rows, start=1):
+        name = item["name"]
+        category = item["category"]
+        count = item["post_count"]
+        if isinstance(category, str) and category.strip().isdigit():
+            category = int(category)
+        if not isinstance(name, str) or not name.strip():
+            report.problem(index, "record has no tag name")
+            continue
+        if not isinstance(category, int) or category not in DANBOORU_CATEGORIES:
+            report.problem(index, f"category {category!r} is not a Danbooru category")
+            continue
+        if not isinstance(count, int) or count < 0:
+            report.problem(index, f"post count {count!r} is not a number")
+            continue
+        aliases = item.get("aliases")
+        if isinstance(aliases, str):
+            aliases = [a for a in aliases.split(",") if a]
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            aliases = []
+        created = item.get("created_at")
+        if created is not None:
+            report.note_date(str(created)[:10])
+        report.rows += 1
+        yield (name.strip(), category, count, tuple(aliases), bool(item.get("is_deprecated")))
+
+
 def read_relation_file(path: Path, report: ImportReport) -> Iterator[RelationRow]:
-    """Rows of an alias or implication file (CSV with header, or API JSON pages)."""
+    """Rows of an alias or implication file (CSV with header, API JSON pages or a
+    parquet dump)."""
+    if is_parquet(path):
+        yield from _read_relation_parquet(path, report)
+        return
     with _open_text(path) as handle:
         try:
             head = handle.read(1).lstrip()
@@ -318,6 +399,25 @@ def _read_relation_json(path: Path, report: ImportReport) -> Iterator[RelationRo
             item.get("status"),
             item.get("id"),
             item.get("created_at"),
+        )
+        if rel is not None:
+            yield rel
+
+
+def _read_relation_parquet(path: Path, report: ImportReport) -> Iterator[RelationRow]:
+    rows = _parquet_rows(
+        path, ("antecedent_name", "consequent_name", "status"), ("id", "created_at")
+    )
+    for index, item in enumerate(rows, start=1):
+        created = item.get("created_at")
+        rel = _relation(
+            report,
+            index,
+            item["antecedent_name"],
+            item["consequent_name"],
+            item["status"],
+            item.get("id"),
+            None if created is None else str(created),
         )
         if rel is not None:
             yield rel

@@ -29,6 +29,30 @@ from anima_caption._version import __version__
 DEFAULT_BASE_URL = "https://danbooru.donmai.us"
 USER_AGENT = f"anima-caption/{__version__} (tag database pull)"
 
+
+def user_agent(contact: str | None = None) -> str:
+    """The User-Agent sent: :data:`USER_AGENT`, with ``contact`` (an e-mail address or a
+    URL, ``--contact``) so that the site's operators can reach whoever is pulling."""
+    if not contact:
+        return USER_AGENT
+    return f"anima-caption/{__version__} (tag database pull; +{contact})"
+
+
+def check_contact(contact: str) -> str:
+    """``contact`` if it can go in an HTTP header (printable ASCII, at most 200
+    characters, no parentheses); else :class:`ValueError` saying why."""
+    contact = contact.strip()
+    if not contact:
+        raise ValueError("--contact is empty")
+    if len(contact) > 200:
+        raise ValueError("--contact is over 200 characters")
+    if not all(32 <= ord(c) < 127 for c in contact) or any(c in "()" for c in contact):
+        raise ValueError(
+            f"--contact {contact!r}: printable ASCII without parentheses only "
+            "(an e-mail address or a URL)"
+        )
+    return contact
+
 #: name -> (path, fixed query parameters)
 ENDPOINTS: dict[str, tuple[str, dict[str, str]]] = {
     "tags": ("/tags.json", {"search[hide_empty]": "yes", "search[is_deprecated]": "no"}),
@@ -55,6 +79,8 @@ class PullOptions:
     endpoints: tuple[str, ...] = tuple(ENDPOINTS)
     restart: bool = False
     keep_pages: bool = False
+    contact: str | None = None
+    """An e-mail address or URL added to the User-Agent (see :func:`user_agent`)."""
     progress: TextIO | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
 
@@ -99,7 +125,8 @@ class _Client:
                 opts.sleep(wait)
             self._last = time.monotonic()
             request = urllib.request.Request(
-                url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
+                url,
+                headers={"User-Agent": user_agent(opts.contact), "Accept": "application/json"},
             )
             retry_after: float | None = None
             try:

@@ -152,6 +152,12 @@ def add_tagdb_parser(subparsers: Any) -> None:
         "--retries", type=int, default=5, metavar="N", help="retries per page, with backoff (5)"
     )
     pull.add_argument("--restart", action="store_true", help="discard pages of an earlier pull")
+    pull.add_argument(
+        "--contact",
+        metavar="EMAIL_OR_URL",
+        help="added to the User-Agent so that Danbooru's operators can reach you "
+        "(anima-caption/VERSION (tag database pull; +EMAIL_OR_URL))",
+    )
     _add_db_option(pull, leaf=True)
     pull.set_defaults(func=run_pull)
 
@@ -232,10 +238,25 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_pull(args: argparse.Namespace) -> int:
     """``tagdb pull``: download from the API (resumable) and build."""
-    from anima_caption._tagdb._pull import DEFAULT_BASE_URL, PullOptions, pull, state_dir_for
+    from anima_caption._tagdb._pull import (
+        DEFAULT_BASE_URL,
+        PullOptions,
+        check_contact,
+        pull,
+        state_dir_for,
+    )
 
     target = resolve_db_path(args.db)
+    contact = None
+    if args.contact is not None:
+        try:
+            contact = check_contact(args.contact)
+        except ValueError as error:
+            from anima_caption._errors import UsageError
+
+            raise UsageError(str(error)) from None
     options = PullOptions(
+        contact=contact,
         base_url=args.base_url or DEFAULT_BASE_URL,
         rate=args.rate,
         limit=args.limit,
