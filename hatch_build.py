@@ -35,8 +35,17 @@ MODULES = [
 ]
 GROUP = "anima_caption"  # mypyc's shared runtime module: anima_caption__mypyc
 # What compiling needs in the build environment: mypy(c), setuptools' build_ext, and what
-# mypy needs to type-check the compiled modules (pydantic with its mypy plugin, yaml stubs).
-COMPILE_REQUIRES = ["mypy>=1.10", "setuptools>=77", "types-PyYAML", "pydantic>=2.7,<3"]
+# mypy needs to type-check the compiled modules. mypy follows their imports through the
+# package, so it needs every runtime dependency (rapidfuzz, pydantic for its plugin…) and
+# the stubs of the untyped ones: pip's isolated build environment has only what is listed
+# here (issue 15 item 12: without rapidfuzz there, `pip install .` fell back to pure Python).
+COMPILE_TOOLS = ["mypy>=1.10", "setuptools>=77", "types-PyYAML", "types-openpyxl"]
+
+
+def compile_requires(dependencies: list[str]) -> list[str]:
+    """The build requirements of a compiled wheel: the tools and the project's
+    ``dependencies`` (those mypy reads while type-checking the compiled modules)."""
+    return [*COMPILE_TOOLS, *dependencies]
 
 
 def _mode() -> str:
@@ -64,7 +73,7 @@ class MypycBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def dependencies(self) -> list[str]:
         if _mode() == "0" or _asked_for_editable():
             return []
-        return list(COMPILE_REQUIRES)
+        return compile_requires(list(self.metadata.core.dependencies))
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
