@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from anima_caption._check._engine import Checker
     from anima_caption._io import CaptionFile
     from anima_caption._model import Caption
+    from anima_caption._policy import Policy
 
 Propose = Literal["none", "fix", "convert", "policy"]
 
@@ -94,9 +95,17 @@ def sha256_file(path: Path) -> str:
 
 
 def make_checker(
-    root: Path, *, config: str | None, triggers: Sequence[str], db_path: str | None
+    root: Path,
+    *,
+    config: str | None,
+    triggers: Sequence[str],
+    db_path: str | None,
+    policy: Policy | None = None,
 ) -> Checker:
-    """A checker with the dataset's configuration (``anima-caption.yaml`` etc.) and database."""
+    """A checker with the dataset's configuration (``anima-caption.yaml`` etc.) and database.
+
+    ``policy`` (``review serve --policy``) replaces the configuration's policy, which turns
+    the policy rules (PL) on."""
     import dataclasses
 
     from anima_caption._check._configfile import RuleSelection, config_for
@@ -105,6 +114,12 @@ def make_checker(
     from anima_caption._tagdb._paths import no_database_hint
 
     loaded = config_for(root, config)
+    if policy is not None:
+        names = [t for t in policy.trigger_names() if t not in (*loaded.config.triggers, *triggers)]
+        triggers = [*triggers, *names]
+        loaded = dataclasses.replace(
+            loaded, config=loaded.config.model_copy(update={"policy": policy})
+        )
     if triggers:
         merged = [*loaded.config.triggers, *triggers]
         loaded = dataclasses.replace(

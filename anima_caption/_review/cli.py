@@ -57,9 +57,11 @@ def add_parsers(commands: Any) -> None:
     """Add ``review`` (``export``, ``apply``) and ``report`` to the command line."""
     review = commands.add_parser(
         "review",
-        help="side-by-side review in a spreadsheet: export with thumbnails, apply edits back",
-        description="Review captions next to their images in a spreadsheet, correct them "
-        "by eye, and write the corrections back safely.",
+        help="side-by-side review: live in the browser (serve), or in a spreadsheet "
+        "(export with thumbnails, apply edits back)",
+        description="Review captions next to their images, live in the browser "
+        "(review serve) or in a spreadsheet (review export / apply), correct them by eye, "
+        "and write the corrections back safely.",
         epilog=_EXPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -137,6 +139,8 @@ def add_parsers(commands: Any) -> None:
     _add_common(apply, policy=False)
     apply.set_defaults(func=_run_apply)
 
+    _add_serve(steps)
+
     report = commands.add_parser(
         "report",
         help="write a self-contained HTML report of a dataset (thumbnails, coloured tags)",
@@ -159,6 +163,65 @@ def add_parsers(commands: Any) -> None:
     )
     _add_common(report)
     report.set_defaults(func=_run_report)
+
+
+_SERVE_EPILOG = """\
+examples:
+  anima-caption review serve dataset/                         open the printed URL
+  anima-caption review serve dataset/ --trigger kanachan --policy policy.yaml
+  anima-caption review serve dataset/ --port 9000
+
+on a GPU box over SSH (the server only listens on 127.0.0.1):
+  ssh -N -L 8765:127.0.0.1:8765 you@gpu-box                  on your own computer
+  then open the printed http://127.0.0.1:8765/?token=... there
+
+In the page: type in the filter box (a tag, a rule such as TG005, a file name; commas for
+several), pick a rule or a tag group, click a card or press Enter on it for the large view.
+There: remove, move (Alt+Left/Right) or replace tags, add one with autocompletion from the
+tag database, edit sentences as text; diagnostics follow as you type and each fix is one
+click. 'Bulk' adds, removes or replaces a tag, or applies the safe fixes, over the cards
+shown, with a diff before anything is saved. Saving is journalled: a caption changed on
+disk since it was loaded is refused and shown beside yours; 'Undo last save' in the page
+or 'anima-caption undo dataset/' puts the old captions back. Press ? for every key.
+Needs the serve extra: pip install 'anima-caption[serve]'.
+"""
+
+
+def _add_serve(steps: Any) -> None:
+    serve = steps.add_parser(
+        "serve",
+        help="review and edit captions beside their images in the browser (a local web app)",
+        description="Serve a dataset as a local web app: a grid of images with their "
+        "captions (tags coloured by section or policy role) and check's diagnostics, "
+        "filters, a large view with a tag editor and autocompletion from the tag database, "
+        "one-click fixes, bulk edits with a diff, dataset panels (swapped captions, "
+        "file-name contradictions, policy findings, tag frequency). Saves go through the "
+        "backup journal. Only this run's token (in the printed URL) opens it.",
+        epilog=_SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("dataset", metavar="DATASET", help="the dataset folder")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        metavar="N",
+        help="port to listen on (default 8765; 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default 127.0.0.1: this machine only; use SSH port "
+        "forwarding rather than 0.0.0.0)",
+    )
+    serve.add_argument(
+        "--token",
+        metavar="TEXT",
+        help="use this token instead of a random one (at least 16 characters)",
+    )
+    _add_common(serve)
+    serve.set_defaults(func=_run_serve)
 
 
 def _add_common(parser: argparse.ArgumentParser, *, policy: bool = True) -> None:
@@ -341,4 +404,41 @@ def _run_report(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     print(f"wrote {out}: {len(review.rows)} images and captions", file=sys.stderr)
+    return 0
+
+
+def serve_session(args: argparse.Namespace) -> Any:
+    """The :class:`~anima_caption._review._session.ReviewSession` ``review serve`` opens."""
+    from anima_caption._review._dataset import make_checker
+    from anima_caption._review._session import ReviewSession
+
+    root = _dataset(args)
+    policy = None
+    if args.policy:
+        from anima_caption._review._proposals import load_policy_file
+
+        policy = load_policy_file(Path(args.policy))
+    checker = make_checker(
+        root, config=args.config, triggers=list(args.trigger), db_path=args.db, policy=policy
+    )
+    return ReviewSession(root, checker, policy=policy)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from anima_caption._errors import UsageError
+    from anima_caption._review._server import free_port, new_token, require_extra, run_server
+
+    require_extra()
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: use 1 … 65535 (0: any free port)")
+    token = args.token or new_token()
+    if len(token) < 16:
+        raise UsageError("--token: at least 16 characters")
+    session = serve_session(args)
+    session.start()
+    port = args.port or free_port(args.host)
+    try:
+        run_server(session, args.host, port, token)
+    finally:
+        session.stop()
     return 0

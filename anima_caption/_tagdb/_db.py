@@ -317,6 +317,16 @@ class TagDB:
             conn.close()
             raise read_error(path, error) from error
 
+    def share_across_threads(self) -> None:
+        """Reopen the file so that threads other than the one that opened it may query it
+        (``review serve`` answers requests in a thread pool). The caller serialises the
+        calls: the caches are not locked."""
+        if self._conn is None or self.path is None:
+            return
+        fresh = connect_readonly(self.path, threads=True)
+        self._conn.close()
+        self._conn = fresh
+
     @classmethod
     def vocabulary_only(cls) -> TagDB:
         """A database that knows only Anima's built-in vocabulary (no Danbooru tags)."""

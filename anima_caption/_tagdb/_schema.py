@@ -24,10 +24,12 @@ def schema_sql() -> str:
     return data_path("tag_db/schema.sql").read_text("utf-8")
 
 
-def connect_readonly(path: Path) -> sqlite3.Connection:
+def connect_readonly(path: Path, *, threads: bool = False) -> sqlite3.Connection:
     """Open ``path`` read-only after checking that it is a tag database of this schema.
 
-    Raises :class:`TagDBFormatError` for a missing, foreign, outdated or corrupted file.
+    ``threads``: the connection may be used from other threads than this one (the caller
+    serialises the queries). Raises :class:`TagDBFormatError` for a missing, foreign,
+    outdated or corrupted file.
     """
     if not path.is_file():
         raise TagDBFormatError(f"{path}: no tag database here; {REBUILD_HINT}")
@@ -39,7 +41,7 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     if header != b"SQLite format 3\x00":
         raise TagDBFormatError(f"{path}: not an anima-caption tag database (not SQLite)")
     uri = f"{path.resolve().as_uri()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True)
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=not threads)
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
