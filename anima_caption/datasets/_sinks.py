@@ -27,7 +27,7 @@ from anima_caption._errors import UsageError
 from anima_caption.datasets._sources import Record, safe_member_name
 
 #: Rows buffered before a parquet row group is written.
-PARQUET_BATCH = 65_536
+PARQUET_BATCH = 16_384
 
 
 class Output(NamedTuple):

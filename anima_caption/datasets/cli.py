@@ -82,6 +82,14 @@ def add_source_options(parser: argparse.ArgumentParser, *, check: bool) -> None:
             "(pip install 'anima-caption[ray]'; actors open the tag database once)",
         )
         group.add_argument(
+            "--jobs",
+            type=int,
+            default=0,
+            metavar="N",
+            help="local worker processes (default: one per core for parquet of 20,000 rows "
+            "or more without --fix / --out, else 1)",
+        )
+        group.add_argument(
             "--address",
             metavar="ADDR",
             help="with --engine ray: the cluster to join (default: a local one, every CPU)",
@@ -174,6 +182,10 @@ def run_check(
             "--fix on a dataset file needs --out FILE (the source is never rewritten) or --diff"
         )
     sources = open_sources(args)
+    writes = bool(args.fix or args.diff or args.out)
+    jobs = 1 if args.engine == "ray" else _jobs(args, sources, writes)
+    if jobs > 1 and writes:
+        raise UsageError("--jobs above 1 checks and reports; --fix, --diff and --out run in one")
     linter = Linter.from_parts(loaded, db, selection)
     shard = _shard(args)
     summary = _summary_path(args)
@@ -189,6 +201,11 @@ def run_check(
         )
     if args.engine == "ray":
         return _check_ray(args, linter, sources, summary)
+    if jobs > 1:
+        from anima_caption.datasets._run import check_parallel
+
+        check = check_parallel(linter, sources, workers=jobs, dataset_rules=summary is None)
+        return _report_check(args, loaded, linter, check, summary, shard, select, ignore)
     ok = False
     try:
         check = check_sources(
@@ -205,6 +222,20 @@ def run_check(
         if sink is not None:
             sink.close(ok=ok)
     return _report_check(args, loaded, linter, check, summary, shard, select, ignore)
+
+
+def _jobs(args: argparse.Namespace, sources: list[Source], writes: bool) -> int:
+    import os
+
+    from anima_caption.datasets._run import PARALLEL_ROWS, known_rows
+
+    if args.jobs < 0:
+        raise UsageError(f"--jobs must be 0 (automatic) or more, not {args.jobs}")
+    if args.jobs:
+        return int(args.jobs)
+    if writes or args.num_shards > 1 or known_rows(sources) < PARALLEL_ROWS:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
 def _check_ray(
