@@ -70,7 +70,23 @@ from anima_caption._vocab import Vocabulary, vocabulary
 
 # A sentence end followed by space; group 1 holds closing quotes and brackets, which
 # belong to the sentence before (``labeled "TOM." The frog``).
-_SPLIT_RE = re.compile(r"(?<=[.!?])([\"')\]]*)[ \t\u00a0]+(?=\S)")
+#: Where a sentence ends inside a comma-free piece: after ``.``/``!``/``?`` (and closing
+#: quotes, kept with the sentence in group 1) and a space, or after ``。！？`` with or
+#: without a space (Chinese and Japanese put none).
+_SPLIT_RE = re.compile(
+    r"(?<=[.!?\u3002\uff01\uff1f])([\"')\]\u300d\u300f\u201d\u2019\uff09]*)"
+    r"(?:[ \t\u00a0]+|(?<=[\u3002\uff01\uff1f\u300d\u300f\u201d\u2019\uff09])[ \t\u00a0\u3000]*)"
+    r"(?=\S)"
+)
+_CLOSERS = "\"')]\u300d\u300f\u201d\u2019\uff09"
+_CJK_ENDS = "\u3002\uff01\uff1f"
+#: Han ideographs, kana and Hangul.
+_CJK_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_CJK_PUNCT = frozenset("\uff0c\u3002\uff01\uff1f\u3001\uff1b")  # ，。！？、；
+#: Five words in a row with no separator: a tag is rarely that long (the quick test of
+#: whether a caption can hold natural language, Builder._start).
+_LONG_RUN = re.compile(r"(?:[^\s,]+[ \t]+){4}[^\s,]")
+_ARTICLES = frozenset({"a", "an", "the"})
 _WORD_PUNCT = ".,;:!?\"'()[]"
 _WORD_RE = re.compile(r"[A-Za-z]")
 _ERROR_MESSAGES = {
@@ -141,12 +157,21 @@ class _Features(NamedTuple):
     phrase: bool
     """Three words or more holding a prose word: a phrase in a phrase caption."""
     standalone: bool
-    """Natural language even without a sentence end: a capitalised item of four words
-    or more with two function words and a prose word, or five words or more with two
-    prose words and no qualifier or colon."""
+    """Natural language even without a sentence end, among tags as much as alone: a
+    capitalised item of four words or more with two function words and a prose word;
+    (any case, no qualifier or colon, not a Danbooru tag) four words or more with two
+    function words and a prose word, five or more with a function word, six or more;
+    Chinese or Japanese text with its own punctuation (，。) or of seven characters or
+    more."""
     lead: bool
     """Opens like a sentence, with a capitalised prose word (``The frog smiles``), two
     words or more, not Title Case: natural language when a sentence came before."""
+    fragment: bool
+    """An article and one word (``a red``): never a tag, the start of a phrase that a
+    comma cut when a phrase follows (``a red, white and blue cloth``)."""
+    filler: bool
+    """Only function words (``you``, ``and the``): never a tag, the end of a phrase that
+    a comma cut."""
 
 
 class _Piece:
@@ -203,6 +228,7 @@ class Builder:
         self._members: dict[str, Kind] = self.vocab.members
         self._pattern_prefixes: tuple[str, ...] = self.vocab.pattern_prefixes
         self._prose_words: frozenset[str] = self.vocab.prose_words
+        self._tag_phrases: frozenset[str] = self.vocab.tag_phrases
         # The quick test of whether a caption can hold natural language at all (_start):
         # natural language without a sentence end always holds a prose word.
         self._prose_hint = re.compile(
@@ -251,7 +277,12 @@ class Builder:
         # Natural language needs a sentence end (. ! ?) or a word that prose holds and
         # tags do not ("a", "the", "and", ...): without either, every item is a tag.
         self._may_have_sentences = (
-            "." in text or "!" in text or "?" in text or self._prose_hint.search(text) is not None
+            "." in text
+            or "!" in text
+            or "?" in text
+            or self._prose_hint.search(text) is not None
+            or _LONG_RUN.search(text) is not None
+            or (not text.isascii() and _CJK_CHARS.search(text) is not None)
         )
         self._text = text
         self._runs = []
@@ -454,7 +485,7 @@ class Builder:
         if _is_special(parts, 0, size):
             return self._special_piece(piece, parts)
         splits = False
-        if "." in piece or "!" in piece or "?" in piece:
+        if _may_split(piece):
             units: list[_Unit] = []
             self._split_unit(piece, (0, size, size, parts, piece), units)
             splits = len(units) > 1
@@ -660,6 +691,7 @@ class Builder:
         for slot, units in runs:
             out: list[Any] = []
             i = 0
+            opened: _Unit | None = None  # the first unit of the sentence just built
             while i < len(units):  # _sentence_end may split a unit in two
                 unit = units[i]
                 found = features(unit[4])
@@ -667,12 +699,28 @@ class Builder:
                 if found.opener:
                     cut_off = slot == last_slot and (seen or not tags)
                     j = self._sentence_end(text, units, i, cut_off)
+                elif found.fragment and i + 1 < len(units):
+                    # "a red, white and blue cloth": the comma cut a phrase
+                    after = features(units[i + 1][4])
+                    if not after.hard and after.words >= 3 and after.func >= 1:
+                        j = i + 1
                 if j < 0 and (
                     (phrases and not found.hard) or found.standalone or (seen and found.lead)
                 ):
                     j = i
+                if (
+                    j < 0
+                    and found.filler
+                    and opened is not None
+                    and not _ends_sentence(out[-1].raw)
+                ):
+                    # "… with the words ok, you": the comma cut the sentence before
+                    out[-1] = self._sentence(text, opened, unit)
+                    i += 1
+                    continue
                 if j < 0:
                     out.append(self._unit_item(text, unit))
+                    opened = None
                     if found.phrase:
                         phrase_count += 1
                     elif not found.hard or found.listed:
@@ -680,6 +728,7 @@ class Builder:
                     i += 1
                     continue
                 out.append(self._sentence(text, unit, units[j]))
+                opened = unit
                 seen = True
                 i = j + 1
             built[slot] = out
@@ -727,35 +776,58 @@ class Builder:
         if listed and kind is not None and SECTION_OF_KIND[kind] is _SECTION_PREFIX:
             listed = False  # score_7: the underscore is the tag's own
         hard = listed or trigger or kind is not None
+        cjk = _cjk_prose(raw)
+        qualified = "(" in raw or ":" in raw
+        inline = not hard and not title and not qualified and (
+            (count >= 4 and func >= 2 and prose >= 1)
+            or (count >= 5 and (func >= 2 or prose >= 1))
+            or count >= 6
+        )
+        if (inline or (count >= 3 and prose >= 1)) and self._known_phrase(name):
+            # A Danbooru tag that reads like a phrase: "looking to the side".
+            hard = listed = True
+            inline = False
+        first_word = words[0].strip(_WORD_PUNCT).lower() if words else ""
         known = _Features(
             count,
             func,
             prose,
             (upper and (ends or not title))
-            or (count >= 4 and words[0].lower() in function_words),
+            or (count >= 4 and first_word in function_words)
+            or inline,
             upper,
             title,
             ends,
             hard,
             listed and not trigger,
-            count <= 2 and (not words or words[0].lower() not in function_words),
+            count <= 2 and first_word not in function_words and not cjk,
             not hard and count >= 3 and prose >= 1,
-            not hard
-            and not title
-            and (
-                (upper and count >= 4 and func >= 2 and prose >= 1)
-                or (count >= 5 and prose >= 2 and ":" not in raw and "(" not in raw)
+            cjk
+            or inline
+            or (
+                not hard
+                and not title
+                and upper
+                and count >= 4
+                and func >= 2
+                and prose >= 1
             ),
-            not hard
-            and upper
-            and not title
-            and count >= 2
-            and words[0].strip(_WORD_PUNCT).lower() in prose_words,
+            not hard and upper and not title and count >= 2 and first_word in prose_words,
+            not hard and count == 2 and first_word in _ARTICLES,
+            not hard and count >= 1 and func == count and not cjk,
         )
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         cache[raw] = known
         return known
+
+    def _known_phrase(self, name: str) -> bool:
+        """Whether ``name``, which reads like a phrase, is a tag: one of the Danbooru tags
+        the vocabulary lists (``tag_phrases``), or one the tag database knows."""
+        if name in self._tag_phrases:
+            return True
+        lookup = self.lookup
+        return lookup is not None and lookup.category(name) is not None
 
     def _unit_item(self, text: str, unit: _Unit) -> Any:
         """The item for a unit that is not part of a sentence: a tag, or the bracket group
@@ -776,7 +848,7 @@ class Builder:
         """Append ``unit`` to ``result``, split at sentence ends followed by space
         (``head. side ponytail``)."""
         raw = unit[4]
-        if "." not in raw and "!" not in raw and "?" not in raw:
+        if not _may_split(raw):
             result.append(unit)
             return
         function_words = self._function_words
@@ -788,10 +860,25 @@ class Builder:
             right_first = text[found.end()]
             if any(p[1] < found_start < p[2] for p in parts if p[0] == "group"):
                 continue
-            if not (right_first.isupper() or _opens_sentence(left, function_words)):
+            if not (
+                right_first.isupper()
+                or _opens_sentence(left, function_words)
+                or left.rstrip(_CLOSERS)[-1:] in _CJK_ENDS
+            ):
                 continue
             within = _within(parts, cut, found_start)
-            result.append((cut, found_start, found.end(), within, left))
+            if (
+                len(within) == 1
+                and within[0][0] == "group"
+                and within[0][1] == cut
+                and within[0][2] == found_start - 1
+            ):
+                # "[trigger]. A young woman …": the group is the item, its full stop
+                # the separator after it.
+                stop = found_start - 1
+                result.append((cut, stop, found.end(), within, text[cut:stop]))
+            else:
+                result.append((cut, found_start, found.end(), within, left))
             cut = found.end()
         if cut == start:
             result.append(unit)
@@ -829,6 +916,11 @@ class Builder:
             if found.upper and not raw.startswith("I ") and (found.title or not prose_like):
                 return -1
             if found.short:
+                if not first.upper:
+                    # A phrase without a capital spans commas only to long pieces:
+                    # "goldfish swimming inside the upturned umbrella, barefoot" is a
+                    # phrase and a tag.
+                    return -1
                 short += 1
             if (
                 not found.ends
@@ -977,11 +1069,15 @@ class Builder:
                     values["section"] = SECTION_OF_KIND[kind]
         if not self._has_flexible:
             return
-        tags: list[dict[str, Any]] = []
+        tags: list[dict[str, Any] | None] = []
         _collect_tags(items, tags)
         flexible = self._flexible
         previous = None
-        for values in tags:
+        for entry in tags:
+            if entry is None:
+                previous = None
+                continue
+            values = entry
             if values["text"] in flexible and previous is _SECTION_COUNT:
                 values["section"] = _SECTION_COUNT
             previous = values["section"]
@@ -1076,13 +1172,18 @@ def _marker(text: str, start: int, end: int, trail_end: int, name: str) -> Any:
     return _model(Marker, values, _MARKER_FIELDS)
 
 
-def _collect_tags(items: list[Any] | tuple[Any, ...], out: list[dict[str, Any]]) -> None:
+def _collect_tags(items: list[Any] | tuple[Any, ...], out: list[dict[str, Any] | None]) -> None:
+    """The tags' values dicts in order; None for a wildcard or marker between them, which
+    keeps a flexible tag after it from counting as next to a count tag (``1girl, {a|b},
+    solo``: ``format`` moves the wildcard, and ``solo`` must be read the same after)."""
     for item in items:
         cls = type(item)
         if cls is Tag:
             out.append(item.__dict__)
         elif cls is Group:
             _collect_tags(item.items, out)
+        elif cls is Wildcard or cls is Marker:
+            out.append(None)
 
 
 def _merge_seps(entries: list[Part]) -> list[Part]:
@@ -1154,8 +1255,38 @@ def _opens_sentence(raw: str, function_words: frozenset[str]) -> bool:
 
 
 def _ends_sentence(raw: str) -> bool:
-    stripped = raw.rstrip("\"')]")
-    return stripped[-1:] in (".", "!", "?") and _WORD_RE.search(stripped) is not None
+    stripped = raw.rstrip(_CLOSERS)
+    last = stripped[-1:]
+    if last in (".", "!", "?"):
+        return _WORD_RE.search(stripped) is not None
+    return last != "" and last in _CJK_ENDS
+
+
+def _may_split(raw: str) -> bool:
+    """Whether ``raw`` holds a sentence end it could be split at."""
+    return (
+        "." in raw
+        or "!" in raw
+        or "?" in raw
+        or (not raw.isascii() and any(c in raw for c in _CJK_ENDS))
+    )
+
+
+#: Chinese particles that tags (names, short style words) rarely hold and prose does.
+_CJK_PARTICLES = frozenset("的是在了着和")
+
+
+def _cjk_prose(raw: str) -> bool:
+    """Chinese or Japanese natural language: CJK text with its own punctuation (，。)
+    or of seven characters or more, without a qualifier (``smile(原文)`` is a tag)."""
+    if raw.isascii() or "(" in raw or "\uff08" in raw:
+        return False
+    count = len(_CJK_CHARS.findall(raw))
+    return count > 0 and (
+        count >= 7
+        or any(c in _CJK_PUNCT for c in raw)
+        or (count >= 5 and any(c in _CJK_PARTICLES for c in raw))
+    )
 
 
 def _is_short(raw: str, function_words: frozenset[str]) -> bool:

@@ -83,6 +83,11 @@ class _PieceCounter:
         text = unicodedata.normalize("NFC", text)  # ASCII returns at once: it is NFC
         if "<|" in text:  # may hold a special token, which counts as one: ask the tokenizer
             return len(_tokenizer().encode(text))
+        if not text.isascii() and _has_unassigned(text):
+            # Code points this Python's Unicode tables do not know: the pre-token pattern
+            # may classify them otherwise than the tokenizer's own tables (found by
+            # hypothesis: "\U0003d000's"), so ask the tokenizer.
+            return len(_tokenizer().encode(text))
         parts = text.split(", ")
         if len(parts) == 1:
             return self._count_pieces(text)
@@ -206,6 +211,12 @@ def _counter() -> _PieceCounter | None:
         return None
     vocab = Path(module.__file__).resolve().parent / "resources" / "qwen.tiktoken"
     return _PieceCounter(vocab, module.PAT_STR)
+
+
+def _has_unassigned(text: str) -> bool:
+    """Whether ``text`` holds a code point unassigned in this Python's Unicode tables."""
+    category = unicodedata.category
+    return any(category(c) == "Cn" for c in text if c > "\x7f")
 
 
 def count_tokens(text: str) -> TokenCount:

@@ -24,6 +24,8 @@ class Vocabulary:
     inference_negative: tuple[str, ...]
     function_words: frozenset[str]
     prose_words: frozenset[str] = frozenset()
+    tag_phrases: frozenset[str] = frozenset()
+    """Danbooru tags that read like natural-language phrases (``looking to the side``)."""
     pattern_prefixes: tuple[str, ...] = field(default=(), compare=False, repr=False)
     """A name can only match ``patterns`` if it starts with one of these (see
     :func:`_literal_prefix`); a short memo of every name looked up cost more than this."""
@@ -70,8 +72,9 @@ def vocabulary() -> Vocabulary:
         rating_words=dict(raw.get("rating_words", {})),
         inference_prefix=tuple(raw.get("inference_prefix", ())),
         inference_negative=tuple(raw.get("inference_negative", ())),
-        function_words=frozenset(raw.get("sentence_function_words", ())),
-        prose_words=frozenset(raw.get("prose_words", ())),
+        function_words=frozenset(str(w) for w in raw.get("sentence_function_words", ())),
+        prose_words=frozenset(str(w) for w in raw.get("prose_words", ())),
+        tag_phrases=frozenset(str(w) for w in raw.get("tag_phrases", ())),
     )
 
 

@@ -750,13 +750,18 @@ class Converter:
 
     def _order_changes(self, outs: list[_Out], work: _Work) -> None:
         # each tag's section, with the parser's rule for ``solo``: it joins the
-        # people-count section when it follows a people-count tag
+        # people-count section when it follows a people-count tag (a wildcard or marker
+        # between them breaks that)
         flexible = self.vocab.flexible_count
         count = Section.COUNT
         previous: Section | None = None
         ranks: list[tuple[int, int]] = []
         live: list[_Out] = []
-        for out in outs:
+        for out in work.items:
+            if type(out) is not _Out:
+                if isinstance(out, (Wildcard, Marker)):
+                    previous = None
+                continue
             if not out.text or out.span is None:
                 continue
             section = out.section
