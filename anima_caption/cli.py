@@ -325,6 +325,7 @@ def _run_check(args: argparse.Namespace) -> int:
             files_checked=result.files,
             fixed=result.fixed,
             dry_run=args.diff,  # issue 15 item 13: --diff wrote nothing, "Would fix"
+            not_written=len(result.refused),  # issue 15 item 11
         )
     finally:
         if out is not sys.stdout:
@@ -333,6 +334,8 @@ def _run_check(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: {nothing}", file=sys.stderr)
         return 2
     if args.diff and result.diffs:
+        return 1
+    if result.refused:  # issue 15 item 11: a file that could not be written is a failure
         return 1
     if args.exit_zero:
         return 0

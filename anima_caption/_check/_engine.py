@@ -44,7 +44,7 @@ from anima_caption._kinds import Kind
 from anima_caption._parse import parse
 
 if TYPE_CHECKING:
-    from anima_caption._journal import WriteRun
+    from anima_caption._journal import FileChangedError, WriteRun
     from anima_caption._model import Tag
     from anima_caption._tagdb import TagDB
 
@@ -77,6 +77,9 @@ class CheckResult:
     sources: dict[str, str] = field(default_factory=dict)
     journal: tuple[Path, str, int] | None = None
     """``(dataset folder, run id, files written)`` when fixes were written."""
+    refused: list[str] = field(default_factory=list)
+    """One line per fixed file that was not written (changed on disk, a link, read-only,
+    its folder not writable…); its fixes are not counted in :attr:`fixed`."""
 
     _models: list[Diagnostic] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -365,7 +368,7 @@ class Checker:
         writer: _JournaledWriter | None,
     ) -> None:
         if outcome.write is not None and writer is not None:
-            writer.add(outcome.entry.path, *outcome.write)
+            writer.add(outcome.entry.path, *outcome.write, resolved=outcome.resolved)
         if outcome.diagnostics:
             result.records.extend(outcome.diagnostics)
             result.sources[outcome.entry.display] = outcome.text
@@ -744,9 +747,12 @@ class _JournaledWriter:
         self.command = command
         self.pending: list[tuple[Path, bytes, bytes | None]] = []
         self.run: WriteRun | None = None
+        self.resolved: dict[Path, int] = {}
+        self.refused: list[FileChangedError] = []
 
-    def add(self, path: Path, original: bytes, fixed: bytes) -> None:
+    def add(self, path: Path, original: bytes, fixed: bytes, *, resolved: int = 0) -> None:
         self.pending.append((path, fixed, original))
+        self.resolved[path] = resolved
         if len(self.pending) >= 256:
             self.flush()
 
@@ -760,12 +766,19 @@ class _JournaledWriter:
             self.run.open()
         for refused in self.run.write_many(self.pending):
             print(f"{refused}", file=sys.stderr)
+            self.refused.append(refused)
         self.pending = []
 
     def close(self, result: CheckResult) -> None:
         try:
             self.flush()
         finally:
+            # issue 15 item 11: a file not written was not fixed (the journal names files
+            # by their resolved path)
+            resolved = {p.resolve(): n for p, n in self.resolved.items()} if self.refused else {}
+            for refused in self.refused:
+                result.refused.append(str(refused))
+                result.fixed -= resolved.get(refused.path.resolve(), 0)
             if self.run is not None:
                 result.journal = (self.root, self.run.run_id, len(self.run.files_written))
                 self.run.close()

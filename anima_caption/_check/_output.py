@@ -57,6 +57,7 @@ def render(
     fixed: int = 0,
     checked_paths: Sequence[str] | None = None,
     dry_run: bool = False,
+    not_written: int = 0,
 ) -> None:
     """Write ``diagnostics`` to ``out`` in format ``fmt`` (one of :data:`FORMATS`).
 
@@ -64,7 +65,8 @@ def render(
     missing). ``rules`` are the rules that ran (SARIF's rules array, docs links).
     ``show_fixes`` adds a ``help:`` line for safe fixes too; ``unsafe_fixes`` counts unsafe
     fixes as applicable. ``files_checked`` and ``fixed`` feed the text summary;
-    ``dry_run``: the fixes were only shown (``--diff``), so they "would" be fixed.
+    ``dry_run``: the fixes were only shown (``--diff``), so they "would" be fixed;
+    ``not_written``: fixed files that could not be written (never "All checks passed!").
     ``checked_paths`` (optional) lets the JUnit report list clean files as passing tests.
     Diagnostics are written in a stable order (path, line, column, code).
     """
@@ -79,6 +81,7 @@ def render(
             files_checked=files_checked,
             fixed=fixed,
             dry_run=dry_run,
+            not_written=not_written,
         )
     elif fmt == "concise":
         _render_concise(ordered, out, unsafe_fixes=unsafe_fixes)
@@ -197,6 +200,7 @@ def _render_text(
     files_checked: int,
     fixed: int,
     dry_run: bool = False,
+    not_written: int = 0,
 ) -> None:
     style = _Style(use_colour(out))
     for d in diagnostics:
@@ -217,6 +221,7 @@ def _render_text(
             unsafe_fixes=unsafe_fixes,
             style=style,
             dry_run=dry_run,
+            not_written=not_written,
         )
     )
 
@@ -229,6 +234,7 @@ def summary(
     unsafe_fixes: bool = False,
     style: _Style | None = None,
     dry_run: bool = False,
+    not_written: int = 0,
 ) -> str:
     """The footer of the text format: counts by severity and code, and what is fixable
     (``dry_run``: the fixes were shown, not written)."""
@@ -238,8 +244,13 @@ def summary(
         lines.append(f"Would fix {_plural(fixed, 'problem')} (nothing was written).")
     elif fixed:
         lines.append(f"Fixed {_plural(fixed, 'problem')}.")
+    if not_written:  # issue 15 item 11
+        lines.append(
+            style.bold(f"{_plural(not_written, 'fixed file')} could not be written (see above).")
+        )
     if not diagnostics:
-        lines.append(style.bold("All checks passed!"))
+        if not not_written:
+            lines.append(style.bold("All checks passed!"))
         return "\n".join(lines) + "\n"
     by_severity = Counter(d.severity for d in diagnostics)
     parts = []
