@@ -86,8 +86,8 @@ def add_source_options(parser: argparse.ArgumentParser, *, check: bool) -> None:
             type=int,
             default=0,
             metavar="N",
-            help="local worker processes (default: one per core for parquet of 20,000 rows "
-            "or more without --fix / --out, else 1)",
+            help="local worker processes (default: one per core for parquet of 1,000,000 "
+            "rows or more without --fix / --out, else 1)",
         )
         group.add_argument(
             "--address",
