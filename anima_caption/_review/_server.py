@@ -258,8 +258,12 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
             return secured(refused())
         return secured(PlainTextResponse("not found", status_code=404))
 
+    async def favicon(request: Request) -> Response:
+        return secured(PlainResponse(status_code=204))  # no icon; browsers ask anyway
+
     routes = [
         Route("/", index),
+        Route("/favicon.ico", favicon),
         Route("/static/{name}", guarded(static)),
         Route("/thumb/{number:int}", guarded(thumb)),
         Route("/api/items", guarded(items)),

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 THUMB_SIZES = {"small": 256, "large": 1024}
 #: The most captions one save or bulk request may name.
 MAX_BATCH = 20_000
+#: How long the background check waits for the page's first request (seconds).
+FIRST_PAGE_WAIT = 1.0
 #: Captions are checked in slices of this many between looks at the lock.
 _SLICE = 64
 
@@ -114,6 +116,7 @@ class ReviewSession:
         self._dirty = threading.Event()
         self._stop = False
         self._thumb_errors: dict[tuple[int, str], str] = {}
+        self._first_page = threading.Event()
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -168,6 +171,9 @@ class ReviewSession:
         return False
 
     def _worker(self) -> None:
+        # The first page is checked by the request that asks for it; the whole dataset
+        # waits for that (or a second), so that the two do not share the processor.
+        self._first_page.wait(FIRST_PAGE_WAIT)
         while not self._stop:
             self._dirty.wait()
             if self._stop:
@@ -338,11 +344,13 @@ class ReviewSession:
             for item in chosen:
                 if not item.ready:
                     self._load(item)
-            return {
+            answer = {
                 "items": [self.item_json(i) for i in chosen],
                 "offset": offset,
                 **self.status(),
             }
+        self._first_page.set()
+        return answer
 
     def group_of(self, item: Item, caption: Caption) -> Callable[[Tag], str]:
         """How ``caption``'s tags are coloured: their section, or their policy role."""

@@ -74,7 +74,7 @@ function cssGroup(group) {
 async function loadItems() {
   let offset = 0;
   for (;;) {
-    const data = await api(`/api/items?offset=${offset}&limit=${offset === 0 ? 200 : 1000}`);
+    const data = await api(`/api/items?offset=${offset}&limit=${offset === 0 ? 100 : 1000}`);
     for (const item of data.items) state.items[item.id] = item;
     offset += data.items.length;
     if (offset === data.items.length) applyFilter(); // the first page: draw at once
