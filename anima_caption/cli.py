@@ -30,7 +30,7 @@ examples:
   anima-caption rule TG005                            what a rule checks and why
   anima-caption format examples/ --diff        show what canonical formatting would change
   anima-caption format examples/ --write       apply it (atomic writes)
-  anima-caption parse examples/kanachan_angry.txt
+  anima-caption parse examples/kanachan/kanachan_angry.txt --trigger kanachan
   anima-caption tagdb import danbooru_tags.csv --aliases aliases.csv
 
 Run 'anima-caption COMMAND --help' for a command's options.
@@ -425,7 +425,8 @@ def _add_parse(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="show how a caption is parsed (tags, sections, sentences)",
         description="Parse one caption file and print its items: position, type, tag kind, "
         "section and normalised text. Use it to see what the tool understands.",
-        epilog="examples:\n  anima-caption parse examples/kanachan_angry.txt\n"
+        epilog="examples:\n"  # issue 15 item 14: a path that exists, with the trigger
+        "  anima-caption parse examples/kanachan/kanachan_angry.txt --trigger kanachan\n"
         "  anima-caption parse caption.txt --json | jq '.items[].text'\n"
         "  echo '1girl, Side_Ponytail' | anima-caption parse -",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -244,7 +244,9 @@ def _add_common(parser: argparse.ArgumentParser, *, policy: bool = True) -> None
     )
     if policy:
         parser.add_argument(
-            "--policy", metavar="FILE", help="policy YAML (for --propose policy / colouring)"
+            "--policy",  # issue 15 item 14: the help is shared with report (no --propose)
+            metavar="FILE",
+            help="policy YAML: core / structural / variable tags per trigger",
         )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
