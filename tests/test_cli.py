@@ -165,7 +165,10 @@ def test_building_the_command_line_stays_light() -> None:
     import subprocess
     import sys
 
-    heavy = ("pydantic", "yaml", "lark", "sqlite3", "openpyxl", "PIL", "anima_caption._model")
+    heavy = (
+        "pydantic", "yaml", "lark", "sqlite3", "openpyxl", "PIL", "anima_caption._model",
+        "starlette", "uvicorn", "jinja2",  # review serve only
+    )
     script = (
         "import sys\n"
         "from anima_caption.cli import build_parser\n"
