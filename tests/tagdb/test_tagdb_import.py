@@ -66,7 +66,8 @@ def test_malformed_rows_reported_with_line_and_counted(tmp_path: Path) -> None:
         "broken_row,zero,12,\n"
         "twintails,0,1037214,twin_tails\n"
         ",0,5,\n"
-        "e621_species,7,100,\n",
+        "e621_species,7,100,\n"
+        "solo,0,5000954,\n",  # as many valid rows as malformed ones: imported (see below)
     )
     problems: list[str] = []
     from anima_caption._tagdb import Builder
@@ -74,7 +75,7 @@ def test_malformed_rows_reported_with_line_and_counted(tmp_path: Path) -> None:
     builder = Builder(on_problem=problems.append)
     report = builder.add_tags([tags])
     result = builder.write(tmp_path / "db.sqlite")
-    assert report.rows == 2 and report.skipped == 3 and report.shortcuts == 1
+    assert report.rows == 3 and report.skipped == 3 and report.shortcuts == 1
     assert [p.split(": ")[0] for p in problems] == [f"{tags}:2", f"{tags}:4", f"{tags}:5"]
     assert "category '7'" in problems[2]
     assert result.counts["skipped_rows"] == 3
@@ -84,6 +85,33 @@ def test_malformed_rows_reported_with_line_and_counted(tmp_path: Path) -> None:
     info = db.lookup("twin tails")
     assert not info.known and info.alias_status == "listed"
     assert db.suggest("twin tails")[0].tag == "twintails"
+
+
+def test_more_malformed_rows_than_valid_ones_is_refused_whatever_the_size(
+    tmp_path: Path,
+) -> None:
+    """The import guard (issue 15 item 8) holds for small files too: 3 malformed rows and
+    2 valid ones are more likely the wrong file (or a broken export) than a tag list, and
+    the database that was there is kept. Up to as many malformed rows as valid ones are
+    reported and skipped (above); --strict refuses the first one."""
+    tags = _write(
+        tmp_path / "tags.csv",
+        "side_ponytail,0,200991,\nbroken_row,zero,12,\ntwintails,0,1037214,\n,0,5,\n"
+        "e621_species,7,100,\n",
+    )
+    target = tmp_path / "db.sqlite"
+    target.write_bytes(b"the old database")
+    from anima_caption._tagdb import Builder
+
+    builder = Builder(on_problem=lambda _text: None)
+    builder.add_tags([tags])
+    with pytest.raises(AnimaCaptionError) as caught:
+        builder.write(target)
+    message = str(caught.value)
+    assert "tags.csv: 3 malformed rows and only 2 valid ones — is it the right file?" in message
+    assert f"first: {tags}:2: " in message and message.endswith(f"{target} was left as it was")
+    assert target.read_bytes() == b"the old database"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite", "tags.csv"]
 
 
 def test_strict_makes_malformed_rows_fatal_and_writes_nothing(tmp_path: Path) -> None:
