@@ -4,7 +4,7 @@
     >>> plan = plan_training("kohya", "examples/kanachan", "train-out",
     ...                      TrainOptions(triggers=("kanachan",), preset="character"))
     >>> [f.name for f in plan.findings]          # doctest: +SKIP
-    ['TC010/year-tag', 'TC013/model-path-missing']
+    ['SF006/year-tag', 'TC013/model-path-missing']
     >>> write_plan(plan)                          # doctest: +SKIP
 
 Targets: kohya sd-scripts (``anima_train_network.py``: dataset TOML, arguments TOML, sample

@@ -22,13 +22,10 @@ CHECKS: dict[str, tuple[str, str]] = {
         "text-encoder-cache-conflict",
         "text-encoder caching with shuffle / tag dropout / token warm-up",
     ),
-    "TC004": ("multi-line-caption", "multi-line captions with sd-scripts (only line 1 is read)"),
     "TC005": ("caption-over-512-tokens", "captions the trainers cut at 512 tokens"),
-    "TC006": ("image-without-caption", "images without a caption file"),
     "TC007": ("keep-tokens-separator-leak", "a keep-tokens separator that stays in the text"),
     "TC008": ("batch-larger-than-dataset", "images x repeats smaller than the batch"),
     "TC009": ("lr-far-from-guidance", "learning rate far from the Anima guidance"),
-    "TC010": ("year-tag", "year tags in training captions"),
     "TC011": ("caption-extension-mismatch", ".caption vs .txt extension mismatch"),
     "TC012": ("keep-tokens-varies", "fixed prefixes of different lengths with shuffling"),
     "TC013": ("model-path-missing", "model files not found (placeholder paths written)"),
@@ -36,15 +33,32 @@ CHECKS: dict[str, tuple[str, str]] = {
     "TC015": ("llm-adapter-trained", "the trainer also trains the LLM adapter"),
     "TC016": ("folder-repeats-ignored", "N_name folder repeats the trainer ignores"),
     "TC017": ("no-images", "no training images found"),
-    "TC018": ("caption-without-image", "caption files with no image beside them"),
     "TC019": ("prefix-shuffled", "shuffling without a way to keep the fixed prefix"),
+}
+
+#: ``check`` rules that ``train`` reports too, under the same code: code → slug (a test
+#: holds them equal to the registry's). The message says what they cost on the trainer.
+SHARED: dict[str, str] = {
+    "DS001": "image-without-caption",
+    "DS002": "caption-without-image",
+    "NL003": "multi-line-caption",
+    "SF006": "year-tag",
+}
+
+#: Cross-check codes retired because they duplicated a ``check`` rule: code → (slug, the
+#: code now reported). Codes are never reused; docs/rules.md keeps an anchor for each.
+RETIRED: dict[str, tuple[str, str]] = {
+    "TC004": ("multi-line-caption", "NL003"),
+    "TC006": ("image-without-caption", "DS001"),
+    "TC010": ("year-tag", "SF006"),
+    "TC018": ("caption-without-image", "DS002"),
 }
 
 _SHOW = 3
 
 
 def _finding(code: str, severity: Severity, message: str, paths: list[Path]) -> Finding:
-    slug = CHECKS[code][0]
+    slug = SHARED[code] if code in SHARED else CHECKS[code][0]
     ordered = tuple(sorted(set(paths)))
     return Finding(
         code=code,
@@ -180,7 +194,7 @@ def _multi_line(plan: TrainingPlan, scan: DatasetScan, options: TrainOptions) ->
             else ""
         )
         yield _finding(
-            "TC004",
+            "NL003",
             "error",
             f"{_n(len(hits), 'caption', 'spans/span')} several lines "
             f"({_some([c.path for c in hits])}): "
@@ -211,23 +225,20 @@ def _uncaptioned(plan: TrainingPlan, scan: DatasetScan, options: TrainOptions) -
     if not missing:
         return
     if plan.trainer == "kohya":
-        yield _finding(
-            "TC006",
-            "error",
-            f"{_n(len(missing), 'image', 'has/have')} no {plan.caption_extension} caption "
-            f"({_some(missing)}): sd-scripts stops with an error for them (no class_tokens are "
-            "set) instead of training on them; caption them or move them out",
-            missing,
+        consequence = (
+            "sd-scripts only warns ('neither caption file nor class tokens are found. use "
+            "empty caption') and trains them on an empty caption, so what they show is learned "
+            "without the trigger or any tag and leaks into every prompt"
         )
     else:
-        yield _finding(
-            "TC006",
-            "warning",
-            f"{_n(len(missing), 'image', 'has/have')} no {plan.caption_extension} caption "
-            f"({_some(missing)}): {_trainer_label(plan)} skips them silently, so they are not "
-            "trained",
-            missing,
-        )
+        consequence = f"{_trainer_label(plan)} skips them silently, so they are not trained"
+    yield _finding(
+        "DS001",
+        "warning",
+        f"{_n(len(missing), 'image', 'has/have')} no {plan.caption_extension} caption "
+        f"({_some(missing)}): {consequence}; caption them or move them out",
+        missing,
+    )
 
 
 def _separator_leak(
@@ -319,7 +330,7 @@ def _year(plan: TrainingPlan, scan: DatasetScan, options: TrainOptions) -> Itera
     if hits:
         tags = sorted({t for c in hits for t in c.year_tags})
         yield _finding(
-            "TC010",
+            "SF006",
             "warning",
             f"{_n(len(hits), 'caption', 'carries/carry')} year tags ({', '.join(tags)}; "
             f"{_some([c.path for c in hits])}): "
@@ -478,7 +489,7 @@ def _no_images(plan: TrainingPlan, scan: DatasetScan, options: TrainOptions) -> 
 def _orphans(plan: TrainingPlan, scan: DatasetScan, options: TrainOptions) -> Iterator[Finding]:
     if scan.orphans:
         yield _finding(
-            "TC018",
+            "DS002",
             "warning",
             f"{_n(len(scan.orphans), 'caption file', 'has/have')} no image beside them "
             f"({_some(scan.orphans)}): they are not trained; is an image missing or misnamed?",

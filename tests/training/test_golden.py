@@ -97,5 +97,5 @@ def test_report_on_kanachan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         capsys=capsys,
     )
     assert code == 0
-    assert "warning TC010/year-tag" in stdout and "kanachan_blazer_run.txt" in stdout
+    assert "warning SF006/year-tag" in stdout and "kanachan_blazer_run.txt" in stdout
     assert "6 images, 6 captions: 0 errors, 1 warning." in stdout

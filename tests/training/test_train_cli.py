@@ -293,7 +293,7 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     plan = json.loads(stdout)
     assert plan["keep_tokens"] == 7 and plan["shuffle"] is False
-    assert {f["code"] for f in plan["findings"]} == {"TC010", "TC013"}
+    assert {f["code"] for f in plan["findings"]} == {"SF006", "TC013"}
 
 
 def test_train_cli_module_stays_light() -> None:
