@@ -165,6 +165,7 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
             grouping=session.grouping,
             version=__version__,
             policy_on=session.policy is not None,
+            read_only=session.read_only,
         )
         return secured(PlainResponse(page, media_type="text/html; charset=utf-8"))
 
@@ -186,9 +187,16 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
 
     async def items(request: Request) -> Response:
         offset = int_param(request, "offset", 0)
-        limit = int_param(request, "limit", 200)
-        data = await run_in_threadpool(session.items_json, offset, min(limit, 10_000))
+        limit = min(int_param(request, "limit", 200), 10_000)
+        # A screenful is checked before it is answered; larger pages come parsed, and
+        # their diagnostics follow through /api/updates as the background check goes.
+        check = request.query_params.get("check", "1" if limit <= 200 else "0") == "1"
+        data = await run_in_threadpool(session.items_json, offset, limit, check=check)
         return JSONResponse(data)
+
+    async def updates(request: Request) -> Response:
+        since = int_param(request, "since", 0)
+        return JSONResponse(await run_in_threadpool(session.updates, since))
 
     async def status(request: Request) -> Response:
         return JSONResponse(session.status())
@@ -268,6 +276,7 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
         Route("/thumb/{number:int}", guarded(thumb)),
         Route("/api/items", guarded(items)),
         Route("/api/status", guarded(status)),
+        Route("/api/updates", guarded(updates)),
         Route("/api/dataset", guarded(dataset)),
         Route("/api/complete", guarded(complete)),
         Route("/api/check", guarded(check, write=True), methods=["POST"]),

@@ -14,6 +14,7 @@ plant files the server would trust.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anima_caption._errors import UsageError
+from anima_caption._errors import AnimaCaptionError, UsageError
 from anima_caption._review._dataset import strip_final_newline
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from anima_caption._check._engine import Checker
     from anima_caption._model import Caption, Tag
     from anima_caption._policy import Policy
+    from anima_caption._review._cache import CheckCache
+    from anima_caption.datasets import Source
 
 #: Thumbnail boxes in pixels: the grid's and the large view's.
 THUMB_SIZES = {"small": 256, "large": 1024}
@@ -47,6 +50,10 @@ _SLICE = 64
 
 class ConflictError(UsageError):
     """A caption changed on disk since it was loaded."""
+
+
+class ReadOnlyError(AnimaCaptionError):
+    """A write asked of a read-only review (a dataset file); answered 409."""
 
 
 @dataclass
@@ -69,10 +76,21 @@ class Item:
     read_error: str | None = None
     caption: Caption | None = None
     records: list[DiagnosticRecord] = field(default_factory=list)
-    """Caption rules' findings on :attr:`body`."""
+    """Caption rules' findings on :attr:`body` (without TG005 on a likely trigger)."""
+    raw: list[DiagnosticRecord] = field(default_factory=list)
+    """Caption rules' findings as the engine gave them (what the check cache keeps)."""
     dataset: list[DiagnosticRecord] = field(default_factory=list)
     """Dataset rules' findings that name this item."""
+    parsed: bool = False
+    """Read and parsed: the card can be drawn (its diagnostics may still be coming)."""
     ready: bool = False
+    """Checked: :attr:`records` are the caption rules' findings."""
+    digest: str = ""
+    """The check cache's key of the bytes loaded."""
+    seq: int = 0
+    """When the card's diagnostics last changed (the page asks for changes since)."""
+    text: str | None = None
+    """A dataset-file source's caption text (None: a caption file on disk)."""
 
     @property
     def name(self) -> str:
@@ -91,12 +109,30 @@ class ReviewSession:
         policy: Policy | None = None,
         thumb_cache: Path | None = None,
         command: str = "review serve",
+        source: Source | None = None,
+        check_cache: Path | None = None,
+        use_check_cache: bool = True,
+        thumb_cache_bytes: int | None = None,
     ) -> None:
         from anima_caption._data import cache_dir
+        from anima_caption._review._cache import THUMB_CACHE_BYTES, CheckCache, fingerprint
 
-        if not root.is_dir():
+        self.source = source
+        """A dataset file (parquet, JSON lines, metadata JSON, captions.json, WebDataset
+        tar): shown read-only. None: a folder of caption files."""
+        if source is not None:
+            self.source_path = source.path.resolve()
+            root = self.source_path.parent
+        elif not root.is_dir():
             raise UsageError(f"{root}: not a dataset folder")
         self.root = root.resolve()
+        self.read_only: str | None = None
+        """Why saving is refused (None: it is not)."""
+        if source is not None:
+            self.read_only = (
+                f"{source.path.name} is a {source.kind} dataset file: this review is "
+                "read-only (edit and check freely; nothing is written)"
+            )
         self.checker = checker
         if checker.db is not None:  # requests are answered in a thread pool, one at a time
             checker.db.share_across_threads()
@@ -104,7 +140,24 @@ class ReviewSession:
         self.grouping = "policy" if policy is not None else "section"
         self.command = command
         digest = hashlib.sha256(str(self.root).encode("utf-8")).hexdigest()[:16]
-        self.thumb_cache = (thumb_cache or cache_dir() / "review-thumbs") / digest
+        self.thumb_root = thumb_cache or cache_dir() / "review-thumbs"
+        self.thumb_cache = self.thumb_root / digest
+        self.thumb_cache_bytes = (
+            THUMB_CACHE_BYTES if thumb_cache_bytes is None else thumb_cache_bytes
+        )
+        self._thumb_written = 0
+        self.check_cache: CheckCache | None = None
+        if use_check_cache:
+            print_ = fingerprint(checker)  # the policy is in the configuration
+            if print_ is not None:
+                name = str(self.source_path if source is not None else self.root)
+                self.check_cache = CheckCache(
+                    check_cache or cache_dir() / "review-checks", name, print_
+                )
+        self._likely: frozenset[str] = frozenset()
+        """The likely triggers the dataset rules found last (their TG005 are dropped)."""
+        self.seq = 0
+        """Bumped whenever a card's diagnostics change (see :meth:`updates`)."""
         self.items: list[Item] = []
         self.lock = threading.RLock()
         self.loaded_at = 0.0
@@ -121,7 +174,11 @@ class ReviewSession:
     # -- loading ---------------------------------------------------------------------------
 
     def scan(self) -> None:
-        """Pair images and captions (walk only; nothing is read yet)."""
+        """Pair images and captions (walk only; nothing is read yet). A dataset file is
+        read here (its records are the captions)."""
+        if self.source is not None:
+            self._scan_source(self.source)
+            return
         captions, images = self.checker.collect([str(self.root)])
         caption_ext = self.checker.config.caption_extensions
         extension = caption_ext[0] if caption_ext else ".txt"
@@ -141,6 +198,27 @@ class ReviewSession:
         for number, item in enumerate(items):
             item.id = number
             item.key = item.caption_path.relative_to(self.root).as_posix()
+        with self.lock:
+            self.items = items
+            self.dataset_done = False
+        self.loaded_at = time.time()
+
+    def _scan_source(self, source: Source) -> None:
+        """The records of a dataset file as items (in the file's order). An id that names
+        an image beside the file (Hugging Face ``metadata.jsonl``: ``file_name``) shows
+        that image."""
+        wanted = tuple(e.lower() for e in self.checker.config.image_extensions)
+        items = []
+        for number, record in enumerate(source.records()):
+            image: Path | None = None
+            if record.id.lower().endswith(wanted):
+                candidate = self.root / record.id
+                if self._image_problem(candidate) is None:
+                    image = candidate
+            item = Item(number, source.display(record), self.root / record.id, image)
+            item.text = record.text
+            item.read_error = record.error
+            items.append(item)
         with self.lock:
             self.items = items
             self.dataset_done = False
@@ -174,6 +252,7 @@ class ReviewSession:
         # The first page is checked by the request that asks for it; the whole dataset
         # waits for that (or a second), so that the two do not share the processor.
         self._first_page.wait(FIRST_PAGE_WAIT)
+        pruned = False
         while not self._stop:
             self._dirty.wait()
             if self._stop:
@@ -181,6 +260,9 @@ class ReviewSession:
             self._dirty.clear()
             try:
                 self._analyse_all()
+                if not pruned:
+                    pruned = True
+                    self.prune_thumbnails()
             except Exception as error:  # never let the thread die silently
                 import sys
 
@@ -192,16 +274,34 @@ class ReviewSession:
             with self.lock:
                 for item in pending[start : start + _SLICE]:
                     if not item.ready:
-                        self._load(item)
+                        self._check_item(item)
             if self._stop:
                 return
+        if self.check_cache is not None:
+            with self.lock:
+                self.check_cache.save()
         self._dataset_rules()
 
     def _load(self, item: Item) -> None:
-        """Read, parse and check one item's caption file."""
+        """Read, parse and check one item's caption."""
+        self._read(item)
+        self._check_item(item)
+
+    def _read(self, item: Item) -> None:
+        """Read and parse one item's caption (no rules yet: :meth:`_check_item`)."""
         from anima_caption._errors import CaptionDecodeError
         from anima_caption._io import MAX_CAPTION_BYTES, decode_caption
 
+        item.ready = False
+        if item.text is not None:  # a dataset file's record
+            item.loaded = item.text.encode("utf-8")
+            body = strip_final_newline(item.text)
+            item.ending = item.text[len(body) :]
+            item.body = body.replace("\r\n", "\n").replace("\r", "\n")
+            item.newline = "\n"
+            item.bom = False
+            self._parse_item(item)
+            return
         item.loaded = None
         item.read_error = None
         item.body = item.ending = ""
@@ -233,23 +333,78 @@ class ReviewSession:
                     item.newline = decoded.newline if decoded.newline in ("\r\n", "\r") else "\n"
                     item.bom = decoded.bom
                     item.body = body.replace("\r\n", "\n").replace("\r", "\n")
-        item.caption, item.records = self._check(item, item.body)
-        item.ready = True
+        self._parse_item(item)
 
-    def _check(self, item: Item, body: str) -> tuple[Caption | None, list[DiagnosticRecord]]:
-        """Parse and check ``body`` as ``item``'s caption (the caption rules)."""
+    def _parse_item(self, item: Item) -> None:
+        from anima_caption._review._cache import content_key
+
+        item.caption = None
+        if item.read_error is None:
+            item.caption = self.parse(self._text(item, item.body))
+        item.digest = "" if item.loaded is None else content_key(item.loaded)
+        item.records = item.raw = []
+        item.parsed = True
+
+    def _check_item(self, item: Item) -> None:
+        """The caption rules on a parsed item: from the check cache, else the engine."""
+        if not item.parsed:
+            self._read(item)
+        raw: list[DiagnosticRecord] | None = None
+        cache = self.check_cache
+        if item.read_error is None:
+            if cache is not None:
+                raw = cache.get(item.key, item.digest or "-", item.key)
+            if raw is None:
+                item.caption, raw = self._check(item, item.body, item.caption)
+                if cache is not None:
+                    cache.put(item.key, item.digest or "-", raw)
+        item.raw = raw or []
+        item.records = self._unlikely(item, item.raw)
+        item.ready = True
+        self._touch(item)
+
+    def _touch(self, item: Item) -> None:
+        self.seq += 1
+        item.seq = self.seq
+
+    def _unlikely(self, item: Item, records: list[DiagnosticRecord]) -> list[DiagnosticRecord]:
+        """``records`` without TG005 on the likely triggers the dataset rules found."""
+        if not self._likely or not records:
+            return list(records)
+        from anima_caption._check._engine import _without_unknown
+
+        return _without_unknown(records, self._likely, {item.key: item.body})
+
+    @staticmethod
+    def _text(item: Item, body: str) -> str:
+        return body + ("\n" if item.ending else "")
+
+    def _check(
+        self, item: Item, body: str, caption: Caption | None = None
+    ) -> tuple[Caption | None, list[DiagnosticRecord]]:
+        """Parse (unless ``caption`` is given) and check ``body`` as ``item``'s caption (the
+        caption rules, as the engine gives them)."""
         from anima_caption._check._context import CaptionContext
         from anima_caption._io import decode_caption
 
         if item.read_error is not None:
             return None, []
-        text = body + ("\n" if item.ending else "")
+        text = self._text(item, body)
         ctx = CaptionContext(
             path=item.caption_path, display=item.key, config=self.checker.config, db=self.checker.db
         )
         ctx.file = decode_caption(text.encode("utf-8"), item.caption_path)
-        ctx.caption = self.parse(text)
+        ctx.caption = caption if caption is not None else self.parse(text)
         return ctx.caption, self.checker.check_caption(ctx)
+
+    def _check_live(self, item: Item, body: str) -> tuple[Caption | None, list[DiagnosticRecord]]:
+        """:meth:`_check` as the page shows it (likely triggers' TG005 dropped)."""
+        caption, records = self._check(item, body)
+        if self._likely:
+            from anima_caption._check._engine import _without_unknown
+
+            records = _without_unknown(records, self._likely, {item.key: body})
+        return caption, records
 
     def parse(self, text: str) -> Caption:
         """Parse ``text`` as the dataset's checker does."""
@@ -259,17 +414,18 @@ class ReviewSession:
 
     def _dataset_rules(self) -> None:
         from anima_caption._check._context import CaptionContext, DatasetContext, DatasetEntry
-        from anima_caption._check._engine import _without_unknown
 
         with self.lock:
             entries = []
             images: list[Path] = []
             memo: dict[str, Any] = {}
             for item in self.items:
-                if item.image is not None:
+                if item.image is not None and self.source is None:
                     images.append(item.image)
                 if item.loaded is None and item.read_error is None:
                     continue
+                if not item.parsed:
+                    self._read(item)
                 ctx = CaptionContext(
                     path=item.caption_path,
                     display=item.key,
@@ -292,15 +448,19 @@ class ReviewSession:
                 if item.image is not None:
                     by_key.setdefault(item.image.relative_to(self.root).as_posix(), item)
                     by_key.setdefault(str(item.image), item)  # DS001 names the image so
+            self._likely = likely if isinstance(likely, frozenset) else frozenset()
+            before = {i.id: (i.records, i.dataset) for i in self.items}
             for item in self.items:
                 item.dataset = []
-                if isinstance(likely, frozenset) and likely:
-                    sources = {item.key: item.body}
-                    item.records = _without_unknown(item.records, likely, sources)
+                if item.ready:
+                    item.records = self._unlikely(item, item.raw)
             for record in records:
                 owner = by_key.get(record.path)
                 if owner is not None:
                     owner.dataset.append(record)
+            for item in self.items:  # the page asks for the cards whose findings changed
+                if before[item.id] != (item.records, item.dataset):
+                    self._touch(item)
             self.dataset_done = True
             self.generation += 1
 
@@ -321,7 +481,7 @@ class ReviewSession:
                 raise UsageError(f"no item {number}")
             item = self.items[number]
             if not item.ready:
-                self._load(item)
+                self._check_item(item)
             return item
 
     # -- what the page reads ---------------------------------------------------------------
@@ -335,15 +495,24 @@ class ReviewSession:
                 "ready": ready,
                 "complete": self.dataset_done,
                 "generation": self.generation,
+                "seq": self.seq,
+                "read_only": self.read_only,
             }
 
-    def items_json(self, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
-        """The cards from ``offset`` on (at most ``limit``), checking those not yet checked."""
+    def items_json(
+        self, offset: int = 0, limit: int | None = None, *, check: bool = True
+    ) -> dict[str, Any]:
+        """The cards from ``offset`` on (at most ``limit``). ``check``: check those not yet
+        checked first (a screenful); else a card not checked yet comes with its caption
+        parsed and coloured but ``ready`` false, and its diagnostics come later through
+        :meth:`updates` (the background thread checks in file order)."""
         with self.lock:
             chosen = self.items[offset : None if limit is None else offset + limit]
             for item in chosen:
-                if not item.ready:
-                    self._load(item)
+                if check and not item.ready:
+                    self._check_item(item)
+                elif not item.parsed:
+                    self._read(item)
             answer = {
                 "items": [self.item_json(i) for i in chosen],
                 "offset": offset,
@@ -351,6 +520,28 @@ class ReviewSession:
             }
         self._first_page.set()
         return answer
+
+    def updates(self, since: int) -> dict[str, Any]:
+        """The diagnostics of every card whose findings changed after ``seq`` ``since``
+        (checked in the background, or the dataset rules' findings moved), and the ``seq``
+        to ask from next time."""
+        with self.lock:
+            changed = [i for i in self.items if i.seq > since]
+            return {
+                "items": [self.diagnostics_json(i) for i in changed],
+                **self.status(),
+            }
+
+    def diagnostics_json(self, item: Item) -> dict[str, Any]:
+        """What :meth:`updates` sends of a card: its diagnostics and status."""
+        diagnostics = [_diagnostic_json(n, r, False) for n, r in enumerate(item.records)]
+        diagnostics += [_diagnostic_json(n, r, True) for n, r in enumerate(item.dataset)]
+        return {
+            "id": item.id,
+            "diagnostics": diagnostics,
+            "status": _status(diagnostics, item.read_error),
+            "ready": item.ready,
+        }
 
     def group_of(self, item: Item, caption: Caption) -> Callable[[Tag], str]:
         """How ``caption``'s tags are coloured: their section, or their policy role."""
@@ -384,7 +575,6 @@ class ReviewSession:
             pieces = [s.to_json() for s in segments(caption, self.group_of(item, caption))]
         diagnostics = [_diagnostic_json(n, r, False) for n, r in enumerate(records)]
         diagnostics += [_diagnostic_json(n, r, True) for n, r in enumerate(item.dataset)]
-        severities = {d["severity"] for d in diagnostics}
         parse_errors = []
         if caption is not None:
             from anima_caption._errors import line_column
@@ -402,8 +592,7 @@ class ReviewSession:
             "segments": pieces,
             "diagnostics": diagnostics,
             "parse_errors": parse_errors,
-            "status": "error" if "error" in severities or item.read_error
-            else "warning" if "warning" in severities else "clean",
+            "status": _status(diagnostics, item.read_error),
             "read_error": item.read_error,
             "ready": item.ready,
         }
@@ -414,7 +603,7 @@ class ReviewSession:
         body = _body(body)
         with self.lock:
             item = self.item(number)
-            caption, records = self._check(item, body)
+            caption, records = self._check_live(item, body)
             return self.item_json(item, body, caption, records)
 
     def suggestions(self, number: object, body: object, index: object) -> list[dict[str, Any]]:
@@ -472,7 +661,7 @@ class ReviewSession:
         code = args.get("code")
         start = args.get("start")
         number = args.get("diagnostic")
-        _caption, records = self._check(item, body)
+        _caption, records = self._check_live(item, body)
         text = body + ("\n" if item.ending else "")
         if isinstance(number, int) and 0 <= number < len(records):
             record = records[number]
@@ -615,6 +804,8 @@ class ReviewSession:
         from anima_caption._io import encode_caption
         from anima_caption._journal import FileChangedError, WriteRun, write_refusal
 
+        if self.read_only is not None:
+            raise ReadOnlyError(f"not saved: {self.read_only}")
         if len(changes) > MAX_BATCH:
             raise UsageError(f"at most {MAX_BATCH:,} captions at once")
         conflicts: list[dict[str, Any]] = []
@@ -723,6 +914,8 @@ class ReviewSession:
         """Undo the last journalled run in the dataset (``anima-caption undo``)."""
         from anima_caption._journal import undo
 
+        if self.read_only is not None:
+            raise ReadOnlyError(f"nothing to undo: {self.read_only}")
         with self.lock:
             result = undo(self.root)
             touched = {p.resolve() for p in [*result.restored, *result.unchanged]}
@@ -770,9 +963,12 @@ class ReviewSession:
         for fmt in ("jpeg", "png"):
             cached = self.thumb_cache / f"{name}.{fmt}"
             try:
-                return cached.read_bytes(), f"image/{fmt}"
+                data = cached.read_bytes()
             except FileNotFoundError:
                 continue
+            with contextlib.suppress(OSError):
+                os.utime(cached)  # recently used: the pruning keeps it longest
+            return data, f"image/{fmt}"
         error = self._thumb_errors.get((item.id, name))
         if error is not None:
             return error
@@ -785,7 +981,19 @@ class ReviewSession:
             write_atomic(self.thumb_cache / f"{name}.{thumb.fmt}", thumb.data)
         except OSError:
             pass  # a read-only cache folder: serve it uncached
+        else:
+            self._thumb_written += len(thumb.data)
+            if self._thumb_written > self.thumb_cache_bytes // 10:
+                self.prune_thumbnails()
         return thumb.data, thumb.mime
+
+    def prune_thumbnails(self) -> int:
+        """Keep the thumbnail cache (every dataset's) under its size cap, deleting the
+        least recently used thumbnails first. Returns how many were deleted."""
+        from anima_caption._review._cache import prune
+
+        self._thumb_written = 0
+        return prune(self.thumb_root, max_bytes=self.thumb_cache_bytes)
 
     def _image_problem(self, image: Path) -> str | None:
         try:
@@ -799,6 +1007,13 @@ class ReviewSession:
         except ValueError:
             return "the image is outside the dataset; not shown"
         return None
+
+
+def _status(diagnostics: list[dict[str, Any]], read_error: str | None) -> str:
+    severities = {d["severity"] for d in diagnostics}
+    if "error" in severities or read_error:
+        return "error"
+    return "warning" if "warning" in severities else "clean"
 
 
 def _diagnostic_json(number: int, record: DiagnosticRecord, dataset: bool) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 "use strict";
 
 const TOKEN = document.querySelector('meta[name="review-token"]').content;
+const READ_ONLY = (document.querySelector('meta[name="read-only"]') || {}).content || "";
 const PAGE = 150; // cards drawn per step while scrolling
 const state = {
   items: [], // by id, as the server last sent them
@@ -12,6 +13,7 @@ const state = {
   current: null, // id open in the editor
   live: null, // the editor's last check result
   generation: -1,
+  seq: -1, // the server's change counter when the cards' diagnostics were last brought in
 };
 
 const $ = (id) => document.getElementById(id);
@@ -72,12 +74,14 @@ function cssGroup(group) {
 // ---- loading ---------------------------------------------------------------------------
 
 async function loadItems() {
+  // The first screenful comes checked; the rest comes parsed (tags coloured) and the
+  // diagnostics follow from /api/updates as the server's background check produces them.
   let offset = 0;
   for (;;) {
     const data = await api(`/api/items?offset=${offset}&limit=${offset === 0 ? 100 : 1000}`);
     for (const item of data.items) state.items[item.id] = item;
     offset += data.items.length;
-    if (offset === data.items.length) applyFilter(); // the first page: draw at once
+    if (offset === data.items.length) { state.seq = data.seq; applyFilter(); } // the first page: draw at once
     progress(data);
     if (data.items.length === 0 || offset >= data.total) break;
   }
@@ -93,9 +97,27 @@ function progress(status) {
   $("progress").textContent = text;
 }
 
+async function loadUpdates() {
+  const data = await api(`/api/updates?since=${state.seq}`);
+  state.seq = data.seq;
+  if (!data.items.length) return data;
+  for (const u of data.items) {
+    const item = state.items[u.id];
+    if (!item) continue;
+    item.diagnostics = u.diagnostics;
+    item.status = u.status;
+    item.ready = u.ready;
+  }
+  refreshOptions();
+  if ($("rule").value || terms().length) applyFilter(true);
+  else for (const u of data.items) redrawCard(u.id);
+  return data;
+}
+
 async function pollDataset() {
   for (;;) {
-    const status = await api("/api/status");
+    let status = await api("/api/status");
+    if (status.seq !== state.seq) status = await loadUpdates();
     progress(status);
     if (status.complete && status.generation !== state.generation) {
       state.generation = status.generation;
@@ -349,7 +371,7 @@ function setBody(body) {
 function updateSaveButton() {
   const count = state.edits.size;
   $("save-all").textContent = `Save all (${count})`;
-  $("save-all").disabled = count === 0;
+  $("save-all").disabled = count === 0 || Boolean(READ_ONLY);
   if (state.current !== null) {
     $("editor-state").textContent = state.edits.has(state.current) ? "edited, not saved" : "saved";
   }
@@ -579,6 +601,7 @@ function autocomplete(input, list, onPick, onCancel) {
 // ---- saving, conflicts, undo -----------------------------------------------------------
 
 async function save(changes) {
+  if (READ_ONLY) { say(`Not saved: ${READ_ONLY}`, true); return null; }
   if (!changes.length) { say("Nothing to save."); return null; }
   let data;
   try {
@@ -699,7 +722,7 @@ async function previewBulk() {
     }
   }
   $("bulk-summary").textContent = `${data.changes.length} of ${state.shown.length} captions would change.`;
-  $("bulk-save").disabled = data.changes.length === 0;
+  $("bulk-save").disabled = data.changes.length === 0 || Boolean(READ_ONLY);
   $("bulk-save").textContent = `Save these ${data.changes.length} changes`;
 }
 
