@@ -4,23 +4,29 @@ what the general path (rebuild the caption model, then ``format_caption``) gives
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anima_caption._convert import Converter
+from anima_caption._convert import _convert as _convert_module
 from anima_caption._errors import CaptionSyntaxError
-from anima_caption._model import Marker, Wildcard
-from anima_caption._parse import parse
 from tests.convert.test_convert_props import sdxl_caption
 
 CORPUS = Path(__file__).parent / "corpus"
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 TRIGGERS = ["kanachan", "Yanagise Eika"]
 PREFIX = "masterpiece, best quality, score_7"
+#: corpus files (of 50) that must take the fast path in each dialect (48 today: the two
+#: others hold a header line or a wildcard)
+FAST_CORPUS_FLOOR = 45
 
 
 def _pair(db: object, **options: object) -> tuple[Converter, Converter]:
@@ -30,25 +36,48 @@ def _pair(db: object, **options: object) -> tuple[Converter, Converter]:
     return fast, slow
 
 
+@contextmanager
+def _paths_taken() -> Iterator[Counter[str]]:
+    """Counts the calls of the two renderers convert can end in: the fast path's
+    ``_render`` and the general path's ``format_caption`` (observed, not re-derived)."""
+    calls: Counter[str] = Counter()
+    fast_render = _convert_module._render
+    general = _convert_module.format_caption
+
+    def render(*args: Any, **kwargs: Any) -> str:
+        calls["fast"] += 1
+        return fast_render(*args, **kwargs)
+
+    def format_caption(*args: Any, **kwargs: Any) -> str:
+        calls["general"] += 1
+        return general(*args, **kwargs)
+
+    with (
+        patch.object(_convert_module, "_render", render),
+        patch.object(_convert_module, "format_caption", format_caption),
+    ):
+        yield calls
+
+
 def _same(fast: Converter, slow: Converter, text: str) -> bool:
-    """Both paths agree on ``text``; True when the fast path was the one that ran (no
-    header, no kept ``|||``, no wildcard)."""
+    """Both paths agree on ``text``; True when the fast converter did take the fast path
+    (seen from the renderer it called)."""
     try:
-        expected = slow.convert(text)
+        with _paths_taken() as calls:
+            expected = slow.convert(text)
+        assert calls["fast"] == 0, "the general path rendered with the fast renderer"
     except CaptionSyntaxError:
         with pytest.raises(CaptionSyntaxError):
             fast.convert(text)
         return False
-    got = fast.convert(text)
+    with _paths_taken() as calls:
+        got = fast.convert(text)
+    assert calls["fast"] + calls["general"] == 1, calls  # one renderer, once
     assert got.text == expected.text, (text, got.text, expected.text)
     assert got.changes == expected.changes
     assert got.unknown == expected.unknown
     assert got.notes == expected.notes
-    caption = parse(text, triggers=TRIGGERS)
-    return caption.header is None and not any(
-        isinstance(item, Wildcard) or (isinstance(item, Marker) and item.name != "break")
-        for item in caption.items
-    )
+    return calls["fast"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +101,24 @@ def test_fast_path_equals_general_path_on_generated_captions(real_db, data) -> N
 @pytest.mark.parametrize("dialect", ["wd14", "sdxl", "pony"])
 def test_fast_path_equals_general_path_on_the_corpus(real_db: object, dialect: str) -> None:
     fast, slow = _pair(real_db, dialect=dialect)
-    ran = [_same(fast, slow, p.read_text(encoding="utf-8")) for p in sorted(CORPUS.glob("*"))]
-    assert len(ran) >= 50
+    texts = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*"))]
+    ran = [_same(fast, slow, text) for text in texts]
+    changed = sum(fast.convert(text).text != text for text in texts)
+    # the corpus is SDXL-era captions: convert must rewrite them, and do most of them on
+    # the fast path, or the comparison above compared the general path with itself
+    assert changed >= len(texts) // 2, changed
+    assert sum(ran) >= FAST_CORPUS_FLOOR, (sum(ran), len(texts))
+
+
+def test_the_observation_sees_which_path_ran(real_db: object) -> None:
+    """The spy is what the tests above lean on: a converter with the fast path switched off
+    is seen taking the general one, and a caption with a header always does."""
+    fast, slow = _pair(real_db, dialect="sdxl")
+    assert _same(fast, slow, "1girl, Long_Hair, smile")
+    fast._fast = False
+    assert not _same(fast, slow, "1girl, Long_Hair, smile")
+    fast._fast = True
+    assert not _same(fast, slow, "ye-pop\nA title line\n1girl, smile, Long_Hair")
 
 
 def test_fast_path_equals_general_path_on_bench_captions(real_db: object) -> None:
@@ -95,6 +140,9 @@ def test_captions_outside_the_fast_path_still_agree(real_db: object) -> None:
         "ye-pop\nA title line\n1girl, smile, Long_Hair",
         "1girl ||| smile, masterpiece",
         "{smile|grin}, 1girl, general",
+    ]:
+        assert not _same(fast, slow, text), text  # a header, a kept '|||', a wildcard
+    for text in [
         "Two girls talk. They laugh, loudly. 1girl, smile, :d, Another sentence here.",
         "smile, smile, 1girl, Twin_Tails, twintails, A girl waves.",
     ]:
