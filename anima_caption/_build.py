@@ -727,7 +727,13 @@ class Builder:
                         rest += 1
                     i += 1
                     continue
-                out.append(self._sentence(text, unit, units[j]))
+                sentence = self._sentence(text, unit, units[j])
+                out.append(sentence)
+                raw = sentence.raw
+                if not _ends_sentence(raw) and (raw.isascii() or not _CJK_CHARS.search(raw)):
+                    # an English phrase without a stop: evidence of a phrase caption (a
+                    # Chinese prompt mixes phrases and short style tags: 细节真实, 摄影)
+                    phrase_count += 1
                 opened = unit
                 seen = True
                 i = j + 1
