@@ -1,9 +1,11 @@
 """The lark parser built from ``grammar/caption.lark`` (reference implementation).
 
-Production parsing uses the fast scanner in :mod:`anima_caption._scanner`; this module
-runs the real LALR parser over the same grammar and reduces its tree to the same IR. It is
-used by strict checks and by the differential test that proves the scanner equal to the
-grammar. Lark exceptions never leave this module.
+Parsing (``parse(..., strict=True)`` included) uses the fast scanner in
+:mod:`anima_caption._scanner`; this module runs the real LALR parser over the same grammar
+and reduces its tree to the same IR, for the differential tests that prove the scanner
+equal to the grammar. Nothing imports it at run time, so lark is a test dependency (the
+``dev`` extra), imported only when :func:`lark_parser` is first called. Lark exceptions
+never leave this module.
 """
 
 from __future__ import annotations

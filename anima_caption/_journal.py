@@ -58,7 +58,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from anima_caption._errors import AnimaCaptionError
 from anima_caption._io import (
@@ -70,6 +70,10 @@ from anima_caption._io import (
     stage_write,
     write_atomic,
 )
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
 
 JOURNAL_DIR = Path(".anima-caption") / "journal"
 MANIFEST = "manifest.jsonl"
@@ -344,42 +348,39 @@ def _open_nofollow(path: Path) -> IO[bytes]:
 
 
 class _Lock:
-    """An exclusive, non-blocking lock on the journal folder (POSIX ``flock``)."""
+    """An exclusive, non-blocking lock on the journal folder (filelock: ``flock`` on POSIX,
+    ``msvcrt.locking`` on Windows, where the hand-written ``flock`` did nothing). The lock
+    file is opened without following a link (``O_NOFOLLOW``), so a planted ``lock`` link
+    is refused, never written through."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.path = journal_dir(root) / "lock"
-        self._handle: IO[bytes] | None = None
+        self._lock: BaseFileLock | None = None
 
     def acquire(self) -> None:
+        from filelock import FileLock, Timeout  # only runs that write
+
         base = _journal_base(self.root, create=True)
         assert base is not None
+        lock = FileLock(base / "lock", timeout=0, mode=0o666)
         try:
-            fd = os.open(base / "lock", os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o666)
-        except OSError as error:
-            raise JournalError(
-                f"{base}: cannot lock the backup journal ({error.strerror}); nothing was written"
-            ) from None
-        handle = os.fdopen(fd, "r+b")
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - non-POSIX: no locking
-            self._handle = handle
-            return
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
+            lock.acquire()
+        except Timeout:
             raise JournalError(
                 f"{base}: another anima-caption run or undo is writing this "
                 "dataset; wait for it to finish"
             ) from None
-        self._handle = handle
+        except OSError as error:
+            raise JournalError(
+                f"{base}: cannot lock the backup journal ({error.strerror}); nothing was written"
+            ) from None
+        self._lock = lock
 
     def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()  # closing drops the flock
-            self._handle = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def _new_run_id() -> str:
@@ -599,8 +600,7 @@ class WriteRun:
         except OSError as error:
             raise WriteFailedError(
                 f"{self.folder}: cannot write the backup journal ({error.strerror or error}); "
-                f"the run stopped before changing these files"
-                + self._so_far()
+                f"the run stopped before changing these files" + self._so_far()
             ) from None
         # 4. only now replace the files, each atomically.
         staged: list[tuple[StagedWrite, Path]] = []
@@ -982,9 +982,7 @@ def undo(root: Path, *, dry_run: bool = False, run_id: str | None = None) -> Und
                     else f"{root}: {run_id!r} names several runs; give more of the id"
                 )
             if not chosen[0].trusted:
-                raise JournalError(
-                    f"{chosen[0].folder}: not undone: {chosen[0].problem}"
-                )
+                raise JournalError(f"{chosen[0].folder}: not undone: {chosen[0].problem}")
             run: RunInfo | None = chosen[0]
         else:
             pending = [r for r in runs if not r.undone]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
@@ -284,9 +283,12 @@ def summary(
 
 
 def _char_width(char: str) -> int:
-    if unicodedata.combining(char):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    """Terminal columns of one character (wcwidth's tables: wide and fullwidth 2, combining
+    and zero-width 0); a control character, which wcwidth calls -1, is counted as 1."""
+    from wcwidth import wcwidth  # only for non-ASCII lines under a caret frame
+
+    width: int = wcwidth(char)
+    return 1 if width < 0 else width
 
 
 def frame_lines(text: str, span: tuple[int, int], width: int = FRAME_WIDTH) -> tuple[str, str]:
@@ -317,7 +319,7 @@ def frame_lines(text: str, span: tuple[int, int], width: int = FRAME_WIDTH) -> t
     line = text[line_start:line_end].replace("\t", " ")
     rel_start, rel_end = start - line_start, end - line_start
 
-    # Display width per character (ASCII: one each, without asking unicodedata 600 times).
+    # Display width per character (ASCII: one each, without asking wcwidth 600 times).
     widths = [1] * len(line) if line.isascii() else [_char_width(c) for c in line]
     total = sum(widths)
     lo, hi = 0, len(line)

@@ -221,3 +221,79 @@ def test_sigkill_at_a_random_point_leaves_whole_files_and_a_usable_journal(
     for path, old in files.items():
         assert path.read_bytes() == old
     assert len(result.restored) == new_count
+
+
+def test_a_second_run_on_the_same_dataset_is_refused_until_the_first_ends(
+    tmp_path: Path,
+) -> None:
+    """The journal lock (filelock): a run, or undo, while another writes is refused with
+    one line, and takes the lock once the first has ended."""
+    files = _dataset(tmp_path, 2)
+    first, second = list(files)
+    with WriteRun(tmp_path, "first") as run:
+        run.write(first, b"smile\n", original=files[first])
+        with (
+            pytest.raises(AnimaCaptionError, match="another anima-caption run or undo"),
+            WriteRun(tmp_path, "second") as other,
+        ):
+            other.write(second, b"smile\n", original=files[second])
+        with pytest.raises(AnimaCaptionError, match="another anima-caption run or undo"):
+            undo(tmp_path)
+    assert second.read_bytes() == files[second]
+    with WriteRun(tmp_path, "second") as other:
+        other.write(second, b"smile\n", original=files[second])
+    assert second.read_bytes() == b"smile\n"
+
+
+def test_the_lock_is_taken_across_processes(tmp_path: Path) -> None:
+    files = _dataset(tmp_path, 1)
+    (path,) = files
+    holder = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from anima_caption._journal import WriteRun
+        with WriteRun(Path({str(tmp_path)!r}), "holder"):
+            print("held", flush=True)
+            sys.stdin.readline()
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "held"
+        with (
+            pytest.raises(AnimaCaptionError, match="another anima-caption run or undo"),
+            WriteRun(tmp_path, "second") as run,
+        ):
+            run.write(path, b"smile\n", original=files[path])
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+    with WriteRun(tmp_path, "second") as run:
+        run.write(path, b"smile\n", original=files[path])
+    assert path.read_bytes() == b"smile\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_a_planted_lock_link_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    dataset = tmp_path / "data"
+    dataset.mkdir()
+    files = _dataset(dataset, 1)
+    (path,) = files
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep me\n")
+    journal = journal_dir(dataset)
+    journal.mkdir(parents=True)
+    (journal / "lock").symlink_to(outside)
+    with (
+        pytest.raises(AnimaCaptionError, match="cannot lock the backup journal"),
+        WriteRun(dataset, "planted") as run,
+    ):
+        run.write(path, b"smile\n", original=files[path])
+    assert outside.read_bytes() == b"keep me\n" and path.read_bytes() == files[path]
