@@ -91,6 +91,15 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
         name: ((_HERE / path).read_bytes(), mime) for name, (path, mime) in STATIC.items()
     }
 
+    async def in_pool(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a session call in the thread pool, the background check giving way."""
+
+        def call() -> Any:
+            with session.request():
+                return function(*args, **kwargs)
+
+        return await run_in_threadpool(call)
+
     def authorised(request: Request, *, write: bool) -> bool:
         given = request.cookies.get(COOKIE, "")
         header = request.headers.get(HEADER, "")
@@ -178,7 +187,7 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
     async def thumb(request: Request) -> Response:
         number = request.path_params["number"]
         size = request.query_params.get("size", "small")
-        answer = await run_in_threadpool(session.thumbnail, number, size)
+        answer = await in_pool(session.thumbnail, number, size)
         if isinstance(answer, str):
             return PlainTextResponse(answer, status_code=404)
         response = PlainResponse(answer[0], media_type=answer[1])
@@ -191,34 +200,34 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
         # A screenful is checked before it is answered; larger pages come parsed, and
         # their diagnostics follow through /api/updates as the background check goes.
         check = request.query_params.get("check", "1" if limit <= 200 else "0") == "1"
-        data = await run_in_threadpool(session.items_json, offset, limit, check=check)
+        data = await in_pool(session.items_json, offset, limit, check=check)
         return JSONResponse(data)
 
     async def updates(request: Request) -> Response:
         since = int_param(request, "since", 0)
-        return JSONResponse(await run_in_threadpool(session.updates, since))
+        return JSONResponse(await in_pool(session.updates, since))
 
     async def status(request: Request) -> Response:
         return JSONResponse(session.status())
 
     async def dataset(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(session.dataset_json))
+        return JSONResponse(await in_pool(session.dataset_json))
 
     async def complete(request: Request) -> Response:
         prefix = request.query_params.get("q", "")
         limit = int_param(request, "limit", 12)
-        found = await run_in_threadpool(session.complete, prefix, limit)
+        found = await in_pool(session.complete, prefix, limit)
         return JSONResponse({"completions": found})
 
     async def check(request: Request) -> Response:
         data = await body(request)
         return JSONResponse(
-            await run_in_threadpool(session.check_text, data.get("id"), data.get("body"))
+            await in_pool(session.check_text, data.get("id"), data.get("body"))
         )
 
     async def suggest(request: Request) -> Response:
         data = await body(request)
-        found = await run_in_threadpool(
+        found = await in_pool(
             session.suggestions, data.get("id"), data.get("body"), data.get("index")
         )
         return JSONResponse({"suggestions": found})
@@ -229,7 +238,7 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
         if not isinstance(op, str):
             raise UsageError("op: the edit to make")
         return JSONResponse(
-            await run_in_threadpool(session.edit, data.get("id"), data.get("body"), op, data)
+            await in_pool(session.edit, data.get("id"), data.get("body"), op, data)
         )
 
     async def bulk(request: Request) -> Response:
@@ -240,7 +249,7 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
             raise UsageError("action and items, please")
         if not all(isinstance(r, dict) for r in requests):
             raise UsageError("items: objects with id and body")
-        changes = await run_in_threadpool(session.bulk, requests, action, data)
+        changes = await in_pool(session.bulk, requests, action, data)
         return JSONResponse({"changes": changes})
 
     async def save(request: Request) -> Response:
@@ -248,18 +257,18 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
         changes = data.get("changes")
         if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
             raise UsageError("changes: a list of {id, body}")
-        return JSONResponse(await run_in_threadpool(session.save, changes))
+        return JSONResponse(await in_pool(session.save, changes))
 
     async def reload(request: Request) -> Response:
         data = await body(request)
         ids = data.get("ids")
         if not isinstance(ids, list):
             raise UsageError("ids: a list of item numbers")
-        return JSONResponse({"items": await run_in_threadpool(session.reload, ids)})
+        return JSONResponse({"items": await in_pool(session.reload, ids)})
 
     async def undo(request: Request) -> Response:
         await body(request)
-        return JSONResponse(await run_in_threadpool(session.undo))
+        return JSONResponse(await in_pool(session.undo))
 
     async def not_found(request: Request) -> Response:
         if not authorised(request, write=False):
@@ -323,5 +332,7 @@ def run_server(session: ReviewSession, host: str, port: int, token: str) -> None
 
     app = create_app(session, token)
     print(banner(host, port, token, len(session.items)), file=sys.stderr, flush=True)
+    if session.read_only is not None:
+        print(f"read-only: {session.read_only}", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     uvicorn.Server(config).run()

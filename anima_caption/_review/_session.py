@@ -22,7 +22,7 @@ import stat
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,8 +44,11 @@ THUMB_SIZES = {"small": 256, "large": 1024}
 MAX_BATCH = 20_000
 #: How long the background check waits for the page's first request (seconds).
 FIRST_PAGE_WAIT = 1.0
-#: Captions are checked in slices of this many between looks at the lock.
-_SLICE = 64
+#: Captions are checked in slices of this many between looks at the lock (and at the
+#: requests in flight, which go first).
+_SLICE = 16
+#: How long the background check leaves the processor to a request in flight (seconds).
+_YIELD = 0.002
 
 
 class ConflictError(UsageError):
@@ -170,6 +173,8 @@ class ReviewSession:
         self._stop = False
         self._thumb_errors: dict[tuple[int, str], str] = {}
         self._first_page = threading.Event()
+        self._requests = 0
+        """Requests being answered now: the background check waits while there are any."""
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -268,9 +273,30 @@ class ReviewSession:
 
                 print(f"review serve: checking failed: {error}", file=sys.stderr)
 
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Mark a request being answered: the background check gives way until it is
+        (with one core per request and the interpreter's lock, checking beside a request
+        would slow the page's answers down by half)."""
+        with self.lock:
+            self._requests += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._requests -= 1
+
+    def _give_way(self) -> None:
+        waited = 0.0
+        while self._requests > 0 and not self._stop and waited < 2.0:
+            time.sleep(_YIELD)
+            waited += _YIELD
+
     def _analyse_all(self) -> None:
         pending = [i for i in self.items if not i.ready]
         for start in range(0, len(pending), _SLICE):
+            if self._thread is not None:
+                self._give_way()
             with self.lock:
                 for item in pending[start : start + _SLICE]:
                     if not item.ready:

@@ -200,7 +200,15 @@ def _add_serve(steps: Any) -> None:
         epilog=_SERVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("dataset", metavar="DATASET", help="the dataset folder")
+    serve.add_argument(
+        "dataset",
+        metavar="DATASET",
+        help="the dataset folder, or a dataset file (parquet, JSON lines, metadata JSON, "
+        "captions.json, WebDataset tar: shown read-only)",
+    )
+    from anima_caption.datasets.cli import add_input_options
+
+    add_input_options(serve)
     serve.add_argument(
         "--port",
         type=int,
@@ -414,7 +422,16 @@ def serve_session(args: argparse.Namespace) -> Any:
     from anima_caption._review._dataset import make_checker
     from anima_caption._review._session import ReviewSession
 
-    root = _dataset(args)
+    source = None
+    fmt = getattr(args, "input_format", "auto")
+    path = Path(args.dataset)
+    if path.is_file() or fmt not in ("auto", "folder"):
+        from anima_caption.datasets import open_source
+
+        source = open_source(path, fmt=fmt, column=args.column, id_column=args.id_column)
+        if source.kind == "folder":
+            source = None
+    root = path.parent if source is not None else _dataset(args)
     policy = None
     if args.policy:
         from anima_caption._review._proposals import load_policy_file
@@ -423,7 +440,7 @@ def serve_session(args: argparse.Namespace) -> Any:
     checker = make_checker(
         root, config=args.config, triggers=list(args.trigger), db_path=args.db, policy=policy
     )
-    return ReviewSession(root, checker, policy=policy)
+    return ReviewSession(root, checker, policy=policy, source=source)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
