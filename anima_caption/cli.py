@@ -355,24 +355,10 @@ def _check_db(args: argparse.Namespace) -> TagDB:
 
 
 def _progress_bar() -> Callable[[int, int], None] | None:
-    """A one-line progress display on stderr when it is a terminal (large runs only)."""
-    stream = sys.stderr
-    if not stream.isatty():
-        return None
+    """A tqdm bar of files on stderr when it is a terminal (runs of 200 files or more)."""
+    from anima_caption._progress import progress_bar
 
-    def show(done: int, total: int) -> None:
-        if done < 0:
-            stream.write("\r\033[K")
-            stream.flush()
-            return
-        if total < 200 or (done % 100 and done != total):
-            return
-        width = 30
-        filled = width * done // total
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
-        stream.flush()
-
-    return show
+    return progress_bar("file")
 
 
 # -- rules ---------------------------------------------------------------------------------

@@ -218,20 +218,9 @@ def _one_line(error: Exception) -> str:
 
 
 def _progress(total: int) -> Callable[[int], None]:
-    stream = sys.stderr
-    if not stream.isatty() or total < 500:
+    from anima_caption._progress import progress_bar
+
+    show = progress_bar("file", minimum=500)
+    if show is None:
         return lambda done: None
-
-    def show(done: int) -> None:
-        if done < 0:
-            stream.write("\r" + " " * 60 + "\r")
-            stream.flush()
-            return
-        if done % 200 and done != total:
-            return
-        width = 30
-        filled = width * done // total
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
-        stream.flush()
-
-    return show
+    return lambda done: show(done, total)
