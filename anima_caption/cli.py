@@ -519,6 +519,15 @@ def _add_format(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="caption file extension to look for in folders (default: .txt); repeatable",
     )
     _add_caption_options(parser)
+    from anima_caption.datasets.cli import add_input_options
+
+    sources = add_input_options(parser)  # issue 17: parquet, JSON lines, tar shards…
+    sources.add_argument(
+        "--out",
+        metavar="FILE",
+        help="issue 17: write every caption, formatted, to FILE (.parquet, .jsonl, .json, "
+        "captions.json or a folder); a dataset file is never rewritten in place",
+    )
     parser.set_defaults(func=_run_format)
 
 
@@ -527,7 +536,10 @@ def _run_format(args: argparse.Namespace) -> int:
         iter_caption_files,
     )
     from anima_caption._journal import WriteRun, journal_root
+    from anima_caption.datasets import cli as datasets_cli
 
+    if args.out or any(datasets_cli.dataset_source(p, args) for p in args.paths):  # issue 17
+        return datasets_cli.run_format(args, _lookup_for(args))
     extensions = tuple(e if e.startswith(".") else f".{e}" for e in (args.ext or [".txt"]))
     files = list(iter_caption_files(args.paths, extensions=extensions))
     if not files:
@@ -549,15 +561,6 @@ def _run_format(args: argparse.Namespace) -> int:
                 if args.write:
                     if run is None:
                         run = WriteRun(journal_root([Path(p) for p in args.paths]), "format")
-    from anima_caption.datasets.cli import add_input_options
-
-    sources = add_input_options(parser)  # issue 17: parquet, JSON lines, tar shards…
-    sources.add_argument(
-        "--out",
-        metavar="FILE",
-        help="issue 17: write every caption, formatted, to FILE (.parquet, .jsonl, .json, "
-        "captions.json or a folder); a dataset file is never rewritten in place",
-    )
                         run.open()
                     refused = run.write_many([(path, new_data, source_data)])
                     for error in refused:
@@ -566,10 +569,7 @@ def _run_format(args: argparse.Namespace) -> int:
                         failed += 1
                     if not refused:
                         print(f"reformatted {path}", file=sys.stderr)
-    from anima_caption.datasets import cli as datasets_cli
                 elif args.check:
-    if args.out or any(datasets_cli.dataset_source(p, args) for p in args.paths):  # issue 17
-        return datasets_cli.run_format(args, _lookup_for(args))
                     print(f"would reformat {path}", file=sys.stderr)
     finally:
         if run is not None:
