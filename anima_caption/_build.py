@@ -84,8 +84,10 @@ _CJK_ENDS = "\u3002\uff01\uff1f"
 _CJK_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _CJK_PUNCT = frozenset("\uff0c\u3002\uff01\uff1f\u3001\uff1b")  # ，。！？、；
 #: Five words in a row with no separator: a tag is rarely that long (the quick test of
-#: whether a caption can hold natural language, Builder._start).
-_LONG_RUN = re.compile(r"(?:[^\s,]+[ \t]+){4}[^\s,]")
+#: whether a caption can hold natural language, Builder._start). It starts only where a
+#: word starts: without the look-behind a run with no space (a hostile 1 MiB word, or
+#: brackets 20,000 deep) was rescanned from each of its characters, quadratic (40 KB: 29 s).
+_LONG_RUN = re.compile(r"(?<![^\s,])(?:[^\s,]++[ \t]+){4}[^\s,]")
 _ARTICLES = frozenset({"a", "an", "the"})
 _WORD_PUNCT = ".,;:!?\"'()[]"
 _WORD_RE = re.compile(r"[A-Za-z]")
