@@ -19,12 +19,13 @@ def progress_bar(
     stream: Any = None,
     delay: float = 0.5,
     interval: float = 0.1,
+    desc: str | None = None,
 ) -> Callable[[int, int], None] | None:
     """``show(done, total)`` drawing a tqdm bar on ``stream`` (stderr), or ``None`` when it
             is not a terminal. Runs of fewer than ``minimum`` items draw nothing; ``show(-1, 0)``
             closes the bar and clears its line. Nothing is drawn for the first ``delay`` seconds, so
         quick runs leave the terminal as it was; the bar is redrawn at most every ``interval``
-    seconds."""
+    seconds. ``desc`` is written before the bar (what it counts)."""
     out = sys.stderr if stream is None else stream
     if not out.isatty():
         return None
@@ -44,6 +45,7 @@ def progress_bar(
                 tqdm(
                     total=total,
                     unit=unit,
+                    desc=desc,
                     file=out,
                     leave=False,
                     dynamic_ncols=True,

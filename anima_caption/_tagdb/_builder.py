@@ -78,10 +78,19 @@ class Builder:
     """
 
     def __init__(
-        self, *, strict: bool = False, on_problem: Callable[[str], None] | None = None
+        self,
+        *,
+        strict: bool = False,
+        on_problem: Callable[[str], None] | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+        on_step: Callable[[int, int], None] | None = None,
     ) -> None:
         self.strict = strict
         self.on_problem = on_problem
+        #: progress: bytes of the file being read so far; then ``(done, total)`` steps
+        #: of writing the database (``tagdb import``'s bars)
+        self.on_bytes = on_bytes
+        self.on_step = on_step
         self._sources: list[_Source] = []
         # key -> (category, post_count, source id)
         self._complete: dict[str, tuple[int, int, int]] = {}
@@ -107,7 +116,11 @@ class Builder:
                 digest.update(file_sha256(path).encode())
             sha = digest.hexdigest()
         report = ImportReport(
-            path=paths[0], kind=kind, strict=self.strict, on_problem=self.on_problem
+            path=paths[0],
+            kind=kind,
+            strict=self.strict,
+            on_problem=self.on_problem,
+            on_bytes=self.on_bytes,
         )
         source = _Source(len(self._sources) + 1, kind, name or paths[0].name, sha, report)
         self._sources.append(source)
@@ -124,7 +137,13 @@ class Builder:
         report = source.report
         for path in paths:
             report.path = path
-            sub = ImportReport(path=path, kind="", strict=self.strict, on_problem=self.on_problem)
+            sub = ImportReport(
+                path=path,
+                kind="",
+                strict=self.strict,
+                on_problem=self.on_problem,
+                on_bytes=self.on_bytes,
+            )
             self._ingest_tags(read_tag_file(path, sub), sub, source.id)
             report.kind = sub.kind
             report.rows += sub.rows
@@ -292,8 +311,14 @@ class Builder:
                 )
         return tags, alias_rows, removed
 
+    def _step(self, done: int) -> None:
+        if self.on_step is not None:
+            self.on_step(done, _WRITE_STEPS)
+
     def _write(self, tmp: Path, started: datetime) -> dict[str, int]:
+        self._step(0)
         tags, alias_rows, removed = self._resolve()
+        self._step(1)
         implication_rows = [
             (a, c, s, i, d, src)
             for (a, c, s), (i, d, src) in self._relations["implications"].items()
@@ -335,6 +360,7 @@ class Builder:
                 digest.update(f"{key}\t{category}\t{count}\n".encode())
             conn.executemany("INSERT INTO tag VALUES (?, ?, ?, ?, ?)", tag_rows)
             del tag_rows
+            self._step(2)
             alias_rows.sort()
             implication_rows.sort()
             conn.executemany("INSERT INTO alias VALUES (?, ?, ?, ?, ?, ?)", alias_rows)
@@ -343,12 +369,15 @@ class Builder:
                 digest.update(table.encode())
                 for a, c, s, *_ in rows:
                     digest.update(f"{a}\t{c}\t{s}\n".encode())
+            self._step(3)
             removed_rows = [(k, *removed[k]) for k in sorted(removed)]
             conn.executemany("INSERT INTO removed VALUES (?, ?, ?, ?)", removed_rows)
             digest.update(b"removed")
             for key in sorted(removed):
                 digest.update(f"{key}\n".encode())
+            self._step(4)
             conn.executemany("INSERT INTO fuzzy VALUES (?, ?)", _fuzzy_buckets(tags))
+            self._step(5)
             per_category = Counter(category for category, _, _ in tags.values())
             counts = {
                 "tags": len(tags),
@@ -377,9 +406,15 @@ class Builder:
             conn.commit()
             conn.execute("ANALYZE")
             conn.commit()
+            self._step(_WRITE_STEPS)
         finally:
             conn.close()
         return counts
+
+
+#: Steps of :meth:`Builder._write` reported to ``on_step``: resolve, tags, relations,
+#: removed tags, fuzzy buckets, indexes and ANALYZE.
+_WRITE_STEPS = 6
 
 
 def _fuzzy_buckets(tags: dict[str, tuple[int, int, int]]) -> list[tuple[str, bytes]]:

@@ -57,6 +57,14 @@ class ImportReport:
     shortcuts: int = 0
     problems: list[str] = field(default_factory=list)
     data_date: str | None = None
+    #: Called now and then with the bytes of the file read so far (CSV files; a progress
+    #: bar for ``tagdb import``).
+    on_bytes: Callable[[int], None] | None = None
+
+    def read_so_far(self, handle: Any, line: int) -> None:
+        """Report the bytes read from ``handle`` (a text file) every 8,192 lines."""
+        if self.on_bytes is not None and not line & 8191:
+            self.on_bytes(handle.buffer.tell())
 
     def problem(self, line: int, message: str) -> None:
         """Record a malformed row at ``line`` (1-based); raise instead when strict."""
@@ -179,6 +187,7 @@ def _read_tag_csv(path: Path, report: ImportReport, *, header: bool) -> Iterator
             width = max(i_name, i_cat, i_count) + 1
             for row in reader:
                 line = reader.line_num
+                report.read_so_far(handle, line)
                 if not row:
                     continue
                 if len(row) < width or (not header and len(row) > 4):
@@ -366,6 +375,7 @@ def _read_relation_csv(path: Path, report: ImportReport) -> Iterator[RelationRow
         try:
             for row in reader:
                 line = reader.line_num
+                report.read_so_far(handle, line)
                 if not row:
                     continue
                 if len(row) < width:

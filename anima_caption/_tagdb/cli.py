@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +47,10 @@ examples:
       --aliases danbooru_aliases.csv --implications danbooru_implications.csv
   anima-caption tagdb import danbooru.csv --db ./tags.sqlite --strict
 
-Malformed rows are reported as FILE:LINE and skipped (--strict stops at the first one).
-The database is written to a temporary file and renamed, so a failed import never
-damages an existing database.
+Malformed rows are reported as FILE:LINE and skipped (--strict stops at the first one);
+a file with more malformed rows than valid ones is refused as the wrong file. The
+database is written to a temporary file and renamed, so a failed import never damages
+an existing database. On a terminal, bars show the progress (--no-progress: none).
 """
 
 _PULL_EPILOG = """\
@@ -126,6 +128,11 @@ def add_tagdb_parser(subparsers: Any) -> None:
         help="Danbooru implication CSV or API JSON; repeatable",
     )
     imp.add_argument("--strict", action="store_true", help="a malformed row is fatal")
+    imp.add_argument(  # issue 15 item 14: 12-30 s of work showed nothing
+        "--no-progress",
+        action="store_true",
+        help="no progress bars on stderr (they are drawn only on a terminal)",
+    )
     _add_db_option(imp, leaf=True)
     imp.set_defaults(func=run_import)
 
@@ -213,17 +220,37 @@ def run_import(args: argparse.Namespace) -> int:
         if shown <= 20:
             _err(f"warning: {text} (row skipped)")
 
-    builder = Builder(strict=args.strict, on_problem=on_problem)
-    for path in args.files:
-        _err(f"reading {path}")
-        builder.add_tags([path])
-    for path in args.aliases:
-        _err(f"reading {path} (aliases)")
-        builder.add_relations("aliases", [path])
-    for path in args.implications:
-        _err(f"reading {path} (implications)")
-        builder.add_relations("implications", [path])
-    result = builder.write(target)
+    reading, writing = _import_bars(args)
+    size_kb = [0]  # of the file being read
+
+    def on_bytes(done: int) -> None:
+        if reading is not None:
+            reading(done // 1000, size_kb[0])
+
+    builder = Builder(
+        strict=args.strict, on_problem=on_problem, on_bytes=on_bytes, on_step=writing
+    )
+    inputs = [(path, "tags", "") for path in args.files]
+    inputs += [(path, "aliases", " (aliases)") for path in args.aliases]
+    inputs += [(path, "implications", " (implications)") for path in args.implications]
+    try:
+        for path, kind, what in inputs:
+            _err(f"reading {path}{what}")
+            try:
+                size_kb[0] = path.stat().st_size // 1000
+            except OSError:
+                size_kb[0] = 0  # the builder says why it cannot be read
+            if kind == "tags":
+                builder.add_tags([path])
+            else:
+                builder.add_relations("aliases" if kind == "aliases" else "implications", [path])
+            if reading is not None:
+                reading(-1, 0)
+        result = builder.write(target)
+    finally:
+        for bar in (reading, writing):
+            if bar is not None:
+                bar(-1, 0)
     if shown > 20:
         _err(f"warning: … and {shown - 20} more malformed rows")
     counts = result.counts
@@ -234,6 +261,21 @@ def run_import(args: argparse.Namespace) -> int:
         + (f"; {result.skipped:,} malformed rows skipped" if result.skipped else "")
     )
     return 0
+
+
+def _import_bars(
+    args: argparse.Namespace,
+) -> tuple[Callable[[int, int], None] | None, Callable[[int, int], None] | None]:
+    """Progress of ``tagdb import`` on stderr, on a terminal only: kB of each file read,
+    then the steps of writing the database; each bar is cleared when done."""
+    if args.no_progress:
+        return None, None
+    from anima_caption._progress import progress_bar
+
+    return (
+        progress_bar("kB", minimum=0, desc="reading"),
+        progress_bar("step", minimum=0, desc="writing the database"),
+    )
 
 
 def run_pull(args: argparse.Namespace) -> int:
