@@ -6,7 +6,7 @@ from __future__ import annotations
 class AnimaCaptionError(Exception):
     """Base class of every error raised on purpose by anima-caption."""
 
-    #: Process exit code the command-line interface uses for this error (SPEC §7).
+    #: Process exit code the command-line interface uses for this error (docs/ci.md, "Exit codes").
     exit_code: int = 1
 
 

@@ -1,8 +1,8 @@
 """The ``anima-caption`` command line.
 
-Exit codes (SPEC §7): 0 success / nothing to report, 1 problems found (or files that could
-not be processed), 2 usage or configuration error. Errors are one line naming the file and
-position; tracebacks are never shown for expected failures.
+Exit codes (docs/ci.md, "Exit codes"): 0 success / nothing to report, 1 problems found (or
+files that could not be processed), 2 usage or configuration error. Errors are one line
+naming the file and position; tracebacks are never shown for expected failures.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ Run 'anima-caption COMMAND --help' for a command's options.
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with exit code 2 and a one-line error, as SPEC §7 asks."""
+    """argparse with exit code 2 and a one-line error (docs/ci.md, "Exit codes")."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)

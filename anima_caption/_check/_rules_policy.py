@@ -1,4 +1,4 @@
-"""Policy rules (``PL``): run when the config has a ``policy:`` (SPEC §4).
+"""Policy rules (``PL``): run when the config has a ``policy:`` (docs/policy.md).
 
 They read the policy's core / structural / variable groups per trigger and report leaks of
 absorbed tags, structural tags that come and go, variable groups that never vary,

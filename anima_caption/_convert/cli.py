@@ -62,9 +62,9 @@ def add_parsers(commands: Any) -> None:
     convert = commands.add_parser(
         "convert",
         help="convert SDXL-era captions (WD14, Illustrious/NoobAI, Pony) to Anima format",
-        description="Convert SDXL-era captions to Anima format (SPEC §5): spaces for "
-        "underscores, no escapes/weights/BREAK, rating words → safety tag, '@' on artists, "
-        "aliases resolved, deprecated and duplicate tags dropped, sections in order, "
+        description="Convert SDXL-era captions to Anima format (every rule: docs/convert.md): "
+        "spaces for underscores, no escapes/weights/BREAK, rating words → safety tag, '@' on "
+        "artists, aliases resolved, deprecated and duplicate tags dropped, sections in order, "
         "sentences kept whole. A dry run with a unified diff and a summary by rule unless "
         "--write (in place, with an undo journal) or --out (into a mirror of the dataset).",
         epilog=_CONVERT_EPILOG,

@@ -1,4 +1,4 @@
-"""The policy engine: core / structural / variable tags per trigger (SPEC §4).
+"""The policy engine: core / structural / variable tags per trigger (docs/policy.md).
 
 Pipeline: policy YAML → :class:`Policy` (:mod:`._model`, loaded by :mod:`._load`) +
 the default taxonomy of tag groups (:mod:`._taxonomy`, data in ``tag_db/groups/``) →

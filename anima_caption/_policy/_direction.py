@@ -1,5 +1,5 @@
 """Directional attributes: the natural-language phrase that says where an attribute on the
-character's left (or right) lands in the image, per view (SPEC §4).
+character's left (or right) lands in the image, per view (docs/policy.md).
 
 The view comes from the caption's composition tags (``tag_db/groups/directional.yaml``):
 ``from behind`` is a back view, ``profile`` / ``from side`` a side view whose direction the

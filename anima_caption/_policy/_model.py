@@ -3,7 +3,7 @@
 A policy says, per LoRA trigger, which tags the trigger absorbs (*core*: left out of the
 captions), which must stay independent and appear every time (*structural*), and which vary
 between images (*variable*). Entries are default group names (``hair-colour``), groups the
-policy declares under ``groups:``, or plain tags. SPEC §4.
+policy declares under ``groups:``, or plain tags. See docs/policy.md.
 """
 
 from __future__ import annotations

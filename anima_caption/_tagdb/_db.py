@@ -54,7 +54,7 @@ class TagStatus(StrEnum):
     UNKNOWN = "unknown"  #: non-existent
 
 
-#: Statuses under which a tag is *known* (SPEC §3).
+#: Statuses under which a tag is *known* (docs/tagdb.md, "What known and non-existent mean").
 KNOWN_STATUSES = frozenset({TagStatus.TAG, TagStatus.ALIAS, TagStatus.VOCABULARY})
 
 

@@ -25,7 +25,7 @@ COLUMNS = (
     "rating",
 )
 
-#: Danbooru rating → Anima safety tag (SPEC §2: general→safe, questionable→nsfw).
+#: Danbooru rating → Anima safety tag (docs/convert.md: general→safe, questionable→nsfw).
 SAFETY_OF_RATING = {
     "g": "safe",
     "general": "safe",
