@@ -89,6 +89,8 @@ _CJK_PUNCT = frozenset("\uff0c\u3002\uff01\uff1f\u3001\uff1b")  # ，。！？�
 #: brackets 20,000 deep) was rescanned from each of its characters, quadratic (40 KB: 29 s).
 _LONG_RUN = re.compile(r"(?<![^\s,])(?:[^\s,]++[ \t]+){4}[^\s,]")
 _ARTICLES = frozenset({"a", "an", "the"})
+#: The most comma- or line-separated pieces one sentence may span.
+_MAX_SENTENCE_PIECES = 64
 _WORD_PUNCT = ".,;:!?\"'()[]"
 _WORD_RE = re.compile(r"[A-Za-z]")
 _ERROR_MESSAGES = {
@@ -917,6 +919,11 @@ class Builder:
         short = 0
         j = i + 1
         while j < len(units):
+            if j - i > _MAX_SENTENCE_PIECES:
+                # No sentence spans this many commas; without the bound a caption of
+                # phrases without a stop was scanned to its end from every piece
+                # (quadratic: 20,000 phrases took six minutes).
+                return -1
             raw = units[j][4]
             found = features(raw)
             if found.hard:
