@@ -50,8 +50,8 @@ examples:
   anima-caption undo data/              restore the files of the last write run
   anima-caption undo data/ --dry-run    show what would be restored
   anima-caption undo data/ --list       list the journal's runs
-  anima-caption undo data/ --run 20250101T1200   undo a particular run
 
+--run ID undoes a particular run: an id from --list, or its start (20250101T1200).
 Files changed since that run are not touched (they are listed; exit code 1).
 """
 

@@ -9,8 +9,9 @@ from typing import Any
 _REPORT_EPILOG = """\
 examples:
   anima-caption policy report examples/kanachan --policy examples/kanachan-policy.yaml
-  anima-caption policy report DATASET --format json > report.json
-  anima-caption policy report DATASET          # uses `policy:` from anima-caption.yaml
+  anima-caption policy report DATASET --policy kanachan-policy.yaml --format json > report.json
+
+Without --policy, the file named by `policy:` in the dataset's anima-caption.yaml is used.
 
 Per trigger and tag group: each tag with its role (core / structural / variable / other),
 the number of captions that have it and their share; then the findings (core tags that
@@ -23,16 +24,17 @@ _APPLY_EPILOG = """\
 examples:
   anima-caption policy apply DATASET --policy kanachan-policy.yaml          # diff only
   anima-caption policy apply DATASET --policy kanachan-policy.yaml --write  # write it
-  anima-caption policy apply DATASET --directional --write   # also fix left/right phrases
-  anima-caption undo DATASET                                  # put the files back
+  anima-caption policy apply DATASET --policy kanachan-policy.yaml --directional --write
+                                              # also fix left/right phrases
+  anima-caption undo DATASET                  # put the files back
 
 Removes the tags the trigger absorbs (core groups such as hair-colour) from every caption
 of that trigger. With --directional it also replaces direction phrases that contradict the
 view and, where the policy gives a `sentence:`, adds the missing phrase. Without --write it
 only prints a unified diff. Writes are atomic and journaled (`anima-caption undo`); a file
 changed on disk meanwhile, or one that is not UTF-8, is reported and left untouched.
-Exit 0 when nothing is left to do (or it was written), 1 when changes are pending in a dry
-run or files could not be read or written, 2 on usage errors.
+Exit 0 (a dry run with changes pending too, like every other dry run), 1 when files could
+not be read or written, 2 on usage errors.
 """
 
 

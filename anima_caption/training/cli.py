@@ -9,9 +9,10 @@ from typing import Any
 _TRAIN_EPILOG = """\
 examples:
   anima-caption train kohya examples/kanachan --trigger kanachan --out train-kanachan
-  anima-caption train kohya dataset/ --trigger kanachan --out run --layout hardlink
-  anima-caption train animalora dataset/ --trigger kanachan --out run --json-sidecars
-  anima-caption train diffusion-pipe dataset/ --trigger kanachan --out run --model-dir ~/models
+  anima-caption train kohya dataset/ --trigger kanachan --out run-kohya --layout hardlink
+  anima-caption train animalora dataset/ --trigger kanachan --out run-toolkit --json-sidecars
+  anima-caption train diffusion-pipe dataset/ --trigger kanachan --out run-dp \
+      --model-dir ~/models
   anima-caption train kohya dataset/ --out run --dry-run      only the cross-checks
 
 The source captions are never modified. Cross-checks run first; errors stop generation
