@@ -5,8 +5,7 @@ What is an example:
 
 * README: every line of a ```` ```sh ```` / ```` ```bash ```` block, run literally (a
   ``# comment`` after it is bash's). A syntax summary is fenced ```` ```text ```` instead
-  (the "Command line" block), so by rule it is not run; ``test_readme_synopsis_names_real
-  _options`` keeps it honest.
+  (the "Command line" block), so by rule it is not run.
 * ``--help``: every indented line of an ``examples:`` section of every command's help
   (a ``\\`` at the end continues on the next line; the description after two spaces is
   dropped), and any other 2-space-indented help line that starts with ``anima-caption``
