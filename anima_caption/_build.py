@@ -706,7 +706,12 @@ class Builder:
                 elif found.fragment and i + 1 < len(units):
                     # "a red, white and blue cloth": the comma cut a phrase
                     after = features(units[i + 1][4])
-                    if not after.hard and after.words >= 3 and after.func >= 1:
+                    if (
+                        not after.hard
+                        and not after.upper
+                        and after.words >= 3
+                        and after.func >= 1
+                    ):
                         j = i + 1
                 if j < 0 and (
                     (phrases and not found.hard) or found.standalone or (seen and found.lead)
@@ -793,7 +798,10 @@ class Builder:
             or (count >= 5 and (func >= 2 or prose >= 1))
             or count >= 6
         )
-        if (inline or (count >= 3 and prose >= 1)) and self._known_phrase(name):
+        if (inline or (count >= 3 and prose >= 1)) and (
+            self._known_phrase(name)
+            or (raw[-1:] in ".!?" and self._known_phrase(normalize_tag(raw)))
+        ):
             # A Danbooru tag that reads like a phrase: "looking to the side".
             hard = listed = True
             inline = False

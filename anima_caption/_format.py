@@ -261,9 +261,14 @@ def _terminated(sentence: str) -> bool:
 
 
 def _space_after(sentence: str) -> bool:
-    """Whether a space is enough after ``sentence``: it ends in ``.``, ``!`` or ``?`` and
-    holds no inner ". " (``st. louis``) where, parsed again, it could end early."""
-    return _terminated(sentence) and _INNER_END.search(sentence) is None
+    """Whether a space is enough after ``sentence``: it starts with a capital, ends in
+    ``.``, ``!`` or ``?`` and holds no inner ". " (``st. louis``) where, parsed again, it
+    could end early. A lowercase sentence (``watashi … ga warui!``) is only split from
+    what follows at a comma when read again."""
+    first = sentence[:1]
+    if first in "\"'":
+        first = sentence[1:2]
+    return first.isupper() and _terminated(sentence) and _INNER_END.search(sentence) is None
 
 
 def render(leading: list[str], slots: list[Slot], trailing: list[str]) -> str:
