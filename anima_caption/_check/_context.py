@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -144,7 +145,8 @@ class DatasetEntry(NamedTuple):
 class DatasetContext:
     """Every caption file checked, plus the images found beside them."""
 
-    captions: list[DatasetEntry]
+    captions: Sequence[DatasetEntry]
+    """A list, or a :class:`~anima_caption._check._spill.CaptionSpill` on disk."""
     images: list[Path] = field(default_factory=list)
     roots: list[Path] = field(default_factory=list)
     config: CheckConfig = field(default_factory=CheckConfig)

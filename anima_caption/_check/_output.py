@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
@@ -237,49 +237,159 @@ def summary(
 ) -> str:
     """The footer of the text format: counts by severity and code, and what is fixable
     (``dry_run``: the fixes were shown, not written)."""
-    style = style or _Style(False)
-    lines: list[str] = []
-    if fixed and dry_run:
-        lines.append(f"Would fix {_plural(fixed, 'problem')} (nothing was written).")
-    elif fixed:
-        lines.append(f"Fixed {_plural(fixed, 'problem')}.")
-    if not_written:  # issue 15 item 11
-        lines.append(
-            style.bold(f"{_plural(not_written, 'fixed file')} could not be written (see above).")
-        )
-    if not diagnostics:
-        if not not_written:
-            lines.append(style.bold("All checks passed!"))
-        return "\n".join(lines) + "\n"
-    by_severity = Counter(d.severity for d in diagnostics)
-    parts = []
-    for severity, word in ((Severity.ERROR, "error"), (Severity.WARNING, "warning")):
-        if by_severity[severity]:
-            parts.append(_plural(by_severity[severity], word))
-    if by_severity[Severity.INFO]:
-        parts.append(f"{by_severity[Severity.INFO]} info")
-    files_with = len({d.path for d in diagnostics})
-    of = f" of {files_checked}" if files_checked > files_with else ""
-    lines.append(
-        style.bold(
-            f"Found {_plural(len(diagnostics), 'problem')} ({', '.join(parts)}) in "
-            f"{files_with}{of} {'file' if files_with == 1 and not of else 'files'}."
-        )
+    tally = Tally(unsafe_fixes)
+    for d in diagnostics:
+        tally.add(d)
+    tally.files_with = len({d.path for d in diagnostics})
+    return tally.summary(
+        files_checked=files_checked,
+        fixed=fixed,
+        style=style,
+        dry_run=dry_run,
+        not_written=not_written,
     )
-    by_code = Counter(d.name for d in diagnostics)
-    fixable_codes = {d.name for d in diagnostics if _applicable(d, unsafe_fixes)}
-    width = len(str(max(by_code.values())))
-    for name, count in sorted(by_code.items(), key=lambda item: (-item[1], item[0])):
-        mark = " [*]" if name in fixable_codes else ""
-        lines.append(f"  {count:>{width}}  {name}{mark}")
-    safe = sum(1 for d in diagnostics if d.fix and d.fix.applicability is Applicability.SAFE)
-    unsafe = sum(1 for d in diagnostics if d.fix and d.fix.applicability is Applicability.UNSAFE)
-    if unsafe_fixes and safe + unsafe:
-        lines.append(f"{safe + unsafe} fixable with --fix --unsafe-fixes.")
-    elif safe or unsafe:
-        more = f" ({unsafe} more with --unsafe-fixes)" if unsafe else ""
-        lines.append(f"{safe} fixable with --fix{more}.")
-    return "\n".join(lines) + "\n"
+
+
+class Tally:
+    """What the text format's footer counts, added one diagnostic at a time (a report
+    written as the diagnostics come). ``files_with`` counts path changes: give the
+    diagnostics sorted by path."""
+
+    def __init__(self, unsafe_fixes: bool = False) -> None:
+        self.unsafe_fixes = unsafe_fixes
+        self.total = 0
+        self.by_severity: Counter[Severity] = Counter()
+        self.by_code: Counter[str] = Counter()
+        self.fixable_codes: set[str] = set()
+        self.safe = 0
+        self.unsafe = 0
+        self.files_with = 0
+        self._path: str | None = None
+
+    def add(self, d: AnyDiagnostic) -> None:
+        """Count one diagnostic."""
+        self.total += 1
+        self.by_severity[d.severity] += 1
+        self.by_code[d.name] += 1
+        if d.path != self._path:
+            self._path = d.path
+            self.files_with += 1
+        fix = d.fix
+        if fix is not None:
+            if _applicable(d, self.unsafe_fixes):
+                self.fixable_codes.add(d.name)
+            if fix.applicability is Applicability.SAFE:
+                self.safe += 1
+            elif fix.applicability is Applicability.UNSAFE:
+                self.unsafe += 1
+
+    def summary(
+        self,
+        *,
+        files_checked: int,
+        fixed: int = 0,
+        style: _Style | None = None,
+        dry_run: bool = False,
+        not_written: int = 0,
+    ) -> str:
+        """The footer (see :func:`summary`)."""
+        style = style or _Style(False)
+        lines: list[str] = []
+        if fixed and dry_run:
+            lines.append(f"Would fix {_plural(fixed, 'problem')} (nothing was written).")
+        elif fixed:
+            lines.append(f"Fixed {_plural(fixed, 'problem')}.")
+        if not_written:  # issue 15 item 11
+            lines.append(
+                style.bold(
+                    f"{_plural(not_written, 'fixed file')} could not be written (see above)."
+                )
+            )
+        if not self.total:
+            if not not_written:
+                lines.append(style.bold("All checks passed!"))
+            return "\n".join(lines) + "\n"
+        by_severity = self.by_severity
+        parts = []
+        for severity, word in ((Severity.ERROR, "error"), (Severity.WARNING, "warning")):
+            if by_severity[severity]:
+                parts.append(_plural(by_severity[severity], word))
+        if by_severity[Severity.INFO]:
+            parts.append(f"{by_severity[Severity.INFO]} info")
+        files_with = self.files_with
+        of = f" of {files_checked}" if files_checked > files_with else ""
+        lines.append(
+            style.bold(
+                f"Found {_plural(self.total, 'problem')} ({', '.join(parts)}) in "
+                f"{files_with}{of} {'file' if files_with == 1 and not of else 'files'}."
+            )
+        )
+        by_code = self.by_code
+        width = len(str(max(by_code.values())))
+        for name, count in sorted(by_code.items(), key=lambda item: (-item[1], item[0])):
+            mark = " [*]" if name in self.fixable_codes else ""
+            lines.append(f"  {count:>{width}}  {name}{mark}")
+        safe, unsafe = self.safe, self.unsafe
+        if self.unsafe_fixes and safe + unsafe:
+            lines.append(f"{safe + unsafe} fixable with --fix --unsafe-fixes.")
+        elif safe or unsafe:
+            more = f" ({unsafe} more with --unsafe-fixes)" if unsafe else ""
+            lines.append(f"{safe} fixable with --fix{more}.")
+        return "\n".join(lines) + "\n"
+
+
+def render_stream(
+    diagnostics: Iterable[tuple[AnyDiagnostic, str | None]],
+    *,
+    fmt: str,
+    out: TextIO,
+    rules: Sequence[type[Rule]],
+    show_fixes: bool,
+    unsafe_fixes: bool,
+    files_checked: int,
+    fixed: int = 0,
+) -> None:
+    """:func:`render` for diagnostics that come sorted, each with its caption's text (for
+    the caret frame; None: none): text, concise, github and json are written as they
+    come, in the same bytes as :func:`render` writes; sarif and junit are built whole."""
+    if fmt == "text":
+        style = _Style(use_colour(out))
+        tally = Tally(unsafe_fixes)
+        for d, text in diagnostics:
+            tally.add(d)
+            out.write(_headline(d, style, unsafe_fixes) + "\n")
+            if text is not None and d.span is not None:
+                source_line, marker = frame_lines(text, d.span)
+                out.write(f"    {source_line}\n    {style.red(marker)}\n")
+            help_line = _help_line(d, show_fixes, unsafe_fixes)
+            if help_line is not None:
+                out.write(f"    {style.cyan(help_line)}\n")
+            out.write("\n")
+        out.write(tally.summary(files_checked=files_checked, fixed=fixed, style=style))
+    elif fmt == "concise":
+        _render_concise((d for d, _ in diagnostics), out, unsafe_fixes=unsafe_fixes)
+    elif fmt == "github":
+        _render_github((d for d, _ in diagnostics), out)
+    elif fmt == "json":
+        by_code = {rule.code: rule for rule in rules}
+        opening = "["
+        for d, _ in diagnostics:
+            item = json.dumps(diagnostic_json(d, _url(d, by_code)), indent=2, ensure_ascii=False)
+            out.write(opening + "\n  " + item.replace("\n", "\n  "))
+            opening = ","
+        out.write("[]\n" if opening == "[" else "\n]\n")
+    else:
+        render(
+            [d for d, _ in diagnostics],
+            fmt=fmt,
+            out=out,
+            sources={},
+            rules=rules,
+            show_fixes=show_fixes,
+            unsafe_fixes=unsafe_fixes,
+            files_checked=files_checked,
+            fixed=fixed,
+        )
 
 
 def _char_width(char: str) -> int:
@@ -350,7 +460,7 @@ def frame_lines(text: str, span: tuple[int, int], width: int = FRAME_WIDTH) -> t
 
 
 def _render_concise(
-    diagnostics: Sequence[AnyDiagnostic], out: TextIO, *, unsafe_fixes: bool
+    diagnostics: Iterable[AnyDiagnostic], out: TextIO, *, unsafe_fixes: bool
 ) -> None:
     for d in diagnostics:
         marker = " [*]" if _applicable(d, unsafe_fixes) else ""
@@ -410,7 +520,7 @@ def _gh_property(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _render_github(diagnostics: Sequence[AnyDiagnostic], out: TextIO) -> None:
+def _render_github(diagnostics: Iterable[AnyDiagnostic], out: TextIO) -> None:
     for path, group in groupby(diagnostics, key=lambda d: d.path):
         out.write(f"::group::{_gh_data(path)}\n")
         for d in group:

@@ -12,17 +12,18 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from functools import cached_property
 from operator import attrgetter, itemgetter
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from anima_caption._check._registry import Finding, Rule
 from anima_caption._kinds import Kind
 
 if TYPE_CHECKING:
     from anima_caption._check._context import DatasetContext, DatasetEntry, TagSummary
+    from anima_caption._check._spill import CaptionSpill
 
 _EMPTY: frozenset[str] = frozenset()
 _text_of = itemgetter(0)  # TagSummary.text
@@ -37,7 +38,7 @@ class DatasetIndex:
     summary per text stands for every occurrence.
     """
 
-    def __init__(self, captions: list[DatasetEntry], images: list[Path]) -> None:
+    def __init__(self, captions: Sequence[DatasetEntry], images: list[Path]) -> None:
         self.captions = captions
         self.images = images
         #: Per caption: the texts of its tags (None when the file could not be decoded).
@@ -139,16 +140,107 @@ class DatasetIndex:
         posix = self.posix
         return [_stem_key(p, posix) for p in self.images]
 
+    def tagged_texts(self) -> Iterator[tuple[int, frozenset[str]]]:
+        """``(caption, its tag texts)`` for the captions with at least one tag, in order."""
+        texts = self.texts
+        for i in self.tagged:
+            yield i, texts[i]  # type: ignore[misc]  # tagged: not None
+
+    def duplicates(self) -> Iterator[tuple[int, int]]:
+        """``(caption, the first caption with the same tags and sentences)`` for each
+        caption repeating an earlier one (the same tag set as a frozenset: equal sets,
+        whatever the order and repeats), in order."""
+        first: dict[tuple[frozenset[str], tuple[str, ...]], int] = {}
+        setdefault = first.setdefault
+        for i, (caption, texts) in enumerate(zip(self.captions, self.texts, strict=True)):
+            sentences = caption.sentences
+            if not texts and not sentences:
+                continue
+            original = setdefault((texts or _EMPTY, sentences), i)
+            if original != i:
+                yield i, original
+
+
+class SpilledIndex(DatasetIndex):
+    """The index of a :class:`~anima_caption._check._spill.CaptionSpill`: what is per
+    distinct tag is in memory (kept by the spill as it was written), what is per caption
+    is read from the file when a rule passes over it."""
+
+    def __init__(self, captions: CaptionSpill, images: list[Path]) -> None:
+        self.captions = captions
+        self.images = images
+        self.spill = captions
+        self.texts = _SpilledTexts(captions)  # type: ignore[assignment]
+        self.first = captions.first
+        self.summary = dict(zip(captions.text_of, captions.tags, strict=True))
+
+    def frequent(self, texts: Collection[str], share: float) -> Counter[str]:
+        """How many captions hold each of ``texts`` (exact: the spill counted them)."""
+        ids, holding = self.spill.ids, self.spill.holding
+        return Counter({text: holding[ids[text]] for text in texts})
+
+    @property
+    def tagged(self) -> Sequence[int]:  # type: ignore[override]
+        """The captions with at least one tag (counted; iterated from the file)."""
+        return _Tagged(self.spill)
+
+    def tagged_texts(self) -> Iterator[tuple[int, frozenset[str]]]:
+        for i, texts in enumerate(self.spill.texts()):
+            if texts:
+                yield i, texts
+
+    def duplicates(self) -> Iterator[tuple[int, int]]:
+        # The spill's keys sort on disk; the findings come in key order (the engine
+        # sorts every diagnostic by path afterwards, and a caption has at most one).
+        return self.spill.duplicates()
+
+
+class _SpilledTexts(Sequence[frozenset[str] | None]):
+    def __init__(self, spill: CaptionSpill) -> None:
+        self.spill = spill
+
+    def __len__(self) -> int:
+        return len(self.spill)
+
+    def __iter__(self) -> Iterator[frozenset[str] | None]:
+        return self.spill.texts()
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self.spill.texts_at(i) for i in range(*index.indices(len(self.spill)))]
+        return self.spill.texts_at(index)
+
+
+class _Tagged(Sequence[int]):
+    def __init__(self, spill: CaptionSpill) -> None:
+        self.spill = spill
+
+    def __len__(self) -> int:
+        return self.spill.tagged
+
+    def __iter__(self) -> Iterator[int]:
+        return (i for i, texts in enumerate(self.spill.texts()) if texts)
+
+    def __getitem__(self, index: Any) -> Any:
+        return list(self)[index]
+
 
 def dataset_index(ctx: DatasetContext) -> DatasetIndex:
     """The index of ``ctx`` (built on first use, then shared by the rules)."""
+    from anima_caption._check._spill import CaptionSpill
+
     index = ctx.shared.get("index")
     if (
         not isinstance(index, DatasetIndex)
         or index.captions is not ctx.captions
         or index.images is not ctx.images
     ):
-        index = ctx.shared["index"] = DatasetIndex(ctx.captions, ctx.images)
+        captions = ctx.captions
+        if isinstance(captions, CaptionSpill):
+            index = SpilledIndex(captions, ctx.images)
+        else:
+            index = DatasetIndex(captions, ctx.images)
+        ctx.shared["index"] = index
     return index
 
 
@@ -252,16 +344,9 @@ class DuplicateCaption(Rule):
     scope = "dataset"
 
     def check_dataset(self, ctx: DatasetContext) -> Iterator[Finding]:
-        first: dict[tuple[frozenset[str], tuple[str, ...]], DatasetEntry] = {}
-        setdefault = first.setdefault
-        # The same tag set (as a frozenset: equal sets, whatever the order and repeats).
-        for caption, texts in zip(ctx.captions, dataset_index(ctx).texts, strict=True):
-            sentences = caption.sentences
-            if not texts and not sentences:
-                continue
-            original = setdefault((texts or _EMPTY, sentences), caption)
-            if original is not caption:
-                yield Finding(f"same caption as {original.display}", path=caption.display)
+        captions = ctx.captions
+        for i, original in dataset_index(ctx).duplicates():
+            yield Finding(f"same caption as {captions[original].display}", path=captions[i].display)
 
 
 _SQUASHABLE = re.compile(r"[\s_\-]+")
@@ -366,7 +451,6 @@ class TriggerConsistency(Rule):
         if ctx.db is not None and has_db and candidates:
             infos = ctx.db.lookup_many(candidates)
             candidates = [t for t, i in zip(candidates, infos, strict=True) if not i.known]
-        texts = index.texts
         captions = ctx.captions
         # Only with the database can a token be said not to be a tag (without it, `1girl`
         # in every caption would look like a trigger).
@@ -382,8 +466,8 @@ class TriggerConsistency(Rule):
         for trigger in candidates:
             if counts[trigger] == total:
                 continue
-            for i in tagged:
-                if trigger not in texts[i]:  # type: ignore[operator]  # tagged: not None
+            for i, own in index.tagged_texts():
+                if trigger not in own:
                     yield Finding(
                         f"'{trigger}' (in {counts[trigger]} of {total} captions, likely "
                         "the trigger) is missing; set `triggers` in the config to make this "
@@ -462,6 +546,8 @@ class FilenameContradiction(Rule):
             key = tuple(words)
             phrases = named.get(key)
             if phrases is None:
+                if len(named) >= 65_536:  # names of their own (hashes): a bounded cache
+                    named.clear()
                 phrases = named[key] = _tag_phrases(words, index, ctx.config.triggers)
             for phrase, spellings, holder in phrases:
                 if not own.isdisjoint(spellings):  # this caption has the tag

@@ -111,7 +111,7 @@ def review_set(source: Source, checker: Checker) -> ReviewSet:
     from anima_caption.datasets._run import check_sources
 
     linter = Linter.from_parts(checker.loaded, checker.db, checker._selection)
-    result = check_sources(linter, [source]).result
+    result = check_sources(linter, [source], streamed=False).result
     by_display: dict[str, list[Any]] = {}
     for diagnostic in result.diagnostics:
         by_display.setdefault(diagnostic.path, []).append(diagnostic)

@@ -145,6 +145,7 @@ class ShardActor:
                 self.sources,
                 shard=ShardFilter(self.shards, int(k)),
                 dataset_rules=False,
+                streamed=False,
             )
             result = found.result
             out.append(
@@ -166,8 +167,7 @@ def check_ray(
 ) -> SourceCheck:
     """``check`` over ``sources`` on a Ray cluster (``address``; None: a local one with
     every CPU of this machine). ``workers`` actors (default: as many as there are CPUs)."""
-    from anima_caption._check._diagnostic import DiagnosticRecord
-    from anima_caption.datasets._run import SourceCheck, _dataset
+    from anima_caption.datasets._run import SourceCheck
 
     ray = ray_module()
     started = not ray.is_initialized()
@@ -200,18 +200,12 @@ def check_ray(
         if started:
             ray.shutdown()
     parts.sort(key=lambda part: part[0])
-    out = SourceCheck()
+    out = SourceCheck.streamed()
     result = out.result
     for _k, records, texts, files, entries in parts:
-        result.records.extend(records)
-        result.sources.update(texts)
+        out.take_texts(records, texts)
         result.files += files
         out.entries.extend(entries)
-        out.counts.update(r.code for r in records)
     if dataset_rules:
-        images = [image for source in sources for image in source.images()]
-        result.records.extend(
-            linter.checker.check_dataset(_dataset(linter, out.entries, images))
-        )
-    result.records.sort(key=DiagnosticRecord.sort_key)
+        out.dataset(linter, [image for source in sources for image in source.images()])
     return out

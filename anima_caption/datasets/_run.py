@@ -15,12 +15,15 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from anima_caption._check._context import DatasetEntry, TagSummary
 from anima_caption._check._diagnostic import DiagnosticRecord
 from anima_caption._check._engine import CheckResult
+from anima_caption._check._spill import CaptionSpill, RecordSpill
 from anima_caption._errors import UsageError
 from anima_caption._io import unified_diff
 from anima_caption._kinds import Kind
@@ -49,12 +52,78 @@ def iter_records(
 
 @dataclass
 class SourceCheck:
-    """What a ``check`` over sources found (``result`` renders like a folder check)."""
+    """What a ``check`` over sources found (``result`` renders like a folder check).
+
+    A streamed run (the default) keeps its diagnostics in ``found`` and its dataset
+    entries in a :class:`CaptionSpill` on disk, so memory does not grow with the rows;
+    ``result.records`` / ``result.sources`` are then empty. A worker's run (one shard,
+    sent back whole) keeps them in memory.
+    """
 
     result: CheckResult = field(default_factory=CheckResult)
-    entries: list[DatasetEntry] = field(default_factory=list)
+    entries: list[DatasetEntry] | CaptionSpill = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     """Diagnostics per code (caption rules)."""
+    found: RecordSpill | None = None
+
+    @classmethod
+    def streamed(cls) -> SourceCheck:
+        """An empty check that spills its diagnostics and dataset entries."""
+        return cls(entries=CaptionSpill(), found=RecordSpill())
+
+    def take(self, records: list[DiagnosticRecord], display: str, text: str) -> None:
+        """One caption's diagnostics."""
+        if not records:
+            return
+        self.counts.update(r.code for r in records)
+        if self.found is not None:
+            self.found.add(records, text)
+        else:
+            self.result.records.extend(records)
+            self.result.sources[display] = text
+
+    def take_texts(self, records: list[DiagnosticRecord], texts: dict[str, str]) -> None:
+        """Diagnostics of many captions (a worker's shard) with their texts by path."""
+        self.counts.update(r.code for r in records)
+        if self.found is None:
+            self.result.records.extend(records)
+            self.result.sources.update(texts)
+            return
+        for path, group in groupby(records, key=attrgetter("path")):
+            self.found.add(group, texts.get(path))
+
+    def severities(self) -> Counter[str]:
+        """Diagnostics per severity (caption rules, and dataset rules once run)."""
+        if self.found is not None:
+            return Counter(self.found.severity)
+        return Counter(str(r.severity) for r in self.result.records)
+
+    def dataset(self, linter: Linter, images: list[Path], *, sort: bool = True) -> None:
+        """Run the dataset rules over the entries; add their findings."""
+        context = _dataset(linter, self.entries, images)
+        found = linter.checker.check_dataset(context)
+        likely = context.shared.get("likely-triggers")  # _rules_dataset.LIKELY_TRIGGERS
+        if self.found is not None:
+            self.found.add(found, None)
+            if isinstance(likely, frozenset):
+                self.found.likely = likely
+            return
+        result = self.result
+        result.records.extend(found)
+        if isinstance(likely, frozenset) and likely:
+            from anima_caption._check._engine import _without_unknown
+
+            result.records = _without_unknown(result.records, likely, result.sources)
+        records = result.records
+        if sort:
+            records.sort(key=DiagnosticRecord.sort_key)
+
+    def close(self) -> None:
+        """Remove the temporary files."""
+        if isinstance(self.entries, CaptionSpill):
+            self.entries.close()
+        if self.found is not None:
+            self.found.close()
 
 
 def check_sources(
@@ -67,15 +136,17 @@ def check_sources(
     fix: bool = False,
     unsafe: bool = False,
     progress: Callable[[int], None] | None = None,
+    streamed: bool = True,
 ) -> SourceCheck:
     """Check every record; with ``sink``, write each caption (fixed when ``fix``) and its
-    diagnostics there."""
+    diagnostics there. ``streamed``: diagnostics and dataset entries go to temporary
+    files (see :class:`SourceCheck`); else they stay in memory, sorted."""
     from anima_caption.datasets._arrow import diagnostic_rows
 
     checker = linter.checker
-    out = SourceCheck()
+    out = SourceCheck.streamed() if streamed else SourceCheck()
     result = out.result
-    records = result.records
+    entries = out.entries
     images: list[Path] = []
     for source in sources:
         images.extend(source.images())
@@ -95,24 +166,21 @@ def check_sources(
                 result.fixed_files.append(display)
             ctx, found, text = fixed.ctx, fixed.diagnostics, fixed.text
         result.files += 1
-        if found:
-            records.extend(found)
-            result.sources[display] = ctx.text
-            out.counts.update(r.code for r in found)
-        out.entries.append(linter.entry(ctx))
+        out.take(found, display, ctx.text)
+        entries.append(linter.entry(ctx))
         if sink is not None:
             found.sort(key=DiagnosticRecord.sort_key)
             sink.write(Output(record, text, diagnostic_rows(found)))
         if progress is not None and number % 1000 == 0:
             progress(number)
     if dataset_rules:
-        dataset = linter.checker.check_dataset(_dataset(linter, out.entries, images))
-        records.extend(dataset)
-    records.sort(key=DiagnosticRecord.sort_key)
+        out.dataset(linter, images, sort=False)
+    if out.found is None:
+        result.records.sort(key=DiagnosticRecord.sort_key)
     return out
 
 
-def _dataset(linter: Linter, entries: list[DatasetEntry], images: list[Path]) -> Any:
+def _dataset(linter: Linter, entries: Sequence[DatasetEntry], images: list[Path]) -> Any:
     from anima_caption._check._context import DatasetContext
 
     checker = linter.checker
@@ -222,7 +290,7 @@ def write_summary(
             continue
         refs = [tags.setdefault(t, len(tags)) for t in entry.tags]
         captions.append([entry.path.as_posix(), entry.display, refs, list(entry.sentences)])
-    severities = Counter(str(r.severity) for r in check.result.records)
+    severities = check.severities()
     doc = {
         "version": SUMMARY_VERSION,
         "shard": [shard.shard_index, shard.num_shards],
@@ -388,7 +456,11 @@ def _pool_shard(task: tuple[int, int]) -> bytes:
     assert _POOL_LINTER is not None
     index, shards = task
     found = check_sources(
-        _POOL_LINTER, _POOL_SOURCES, shard=ShardFilter(shards, index), dataset_rules=False
+        _POOL_LINTER,
+        _POOL_SOURCES,
+        shard=ShardFilter(shards, index),
+        dataset_rules=False,
+        streamed=False,
     )
     result = found.result
     return pickle.dumps(
@@ -409,7 +481,7 @@ def check_parallel(
 
     shards = workers * 4
     blob = pickle.dumps((linter, list(sources)), protocol=pickle.HIGHEST_PROTOCOL)
-    out = SourceCheck()
+    out = SourceCheck.streamed()
     result = out.result
     context = multiprocessing.get_context("spawn")  # never fork an open SQLite connection
     with ProcessPoolExecutor(
@@ -417,13 +489,9 @@ def check_parallel(
     ) as pool:
         for packed in pool.map(_pool_shard, [(k, shards) for k in range(shards)]):
             records, texts, files, entries = pickle.loads(packed)
-            result.records.extend(records)
-            result.sources.update(texts)
+            out.take_texts(records, texts)
             result.files += files
             out.entries.extend(entries)
-            out.counts.update(r.code for r in records)
     if dataset_rules:
-        images = [image for source in sources for image in source.images()]
-        result.records.extend(linter.checker.check_dataset(_dataset(linter, out.entries, images)))
-    result.records.sort(key=DiagnosticRecord.sort_key)
+        out.dataset(linter, [image for source in sources for image in source.images()])
     return out

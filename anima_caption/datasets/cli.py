@@ -264,7 +264,7 @@ def _report_check(
     select: list[str] | None,
     ignore: list[str] | None,
 ) -> int:
-    from anima_caption._check._output import render
+    from anima_caption._check._output import render, render_stream
     from anima_caption.datasets._run import write_summary
 
     result = check.result
@@ -280,21 +280,37 @@ def _report_check(
             sys.stdout.write(diff)
     out: TextIO
     out = Path(args.output_file).open("w", encoding="utf-8") if args.output_file else sys.stdout  # noqa: SIM115
+    found = check.found
+    rules = [a.rule.__class__ for a in linter.checker.active]
     try:
-        render(
-            result.records,
-            fmt=args.output_format,
-            out=out,
-            sources=result.sources,
-            rules=[a.rule.__class__ for a in linter.checker.active],
-            show_fixes=True,
-            unsafe_fixes=args.unsafe_fixes,
-            files_checked=result.files,
-            fixed=result.fixed,
-        )
+        if found is not None:  # streamed: written in order as the spill merges its runs
+            render_stream(
+                found.merged(),
+                fmt=args.output_format,
+                out=out,
+                rules=rules,
+                show_fixes=True,
+                unsafe_fixes=args.unsafe_fixes,
+                files_checked=result.files,
+                fixed=result.fixed,
+            )
+        else:
+            render(
+                result.records,
+                fmt=args.output_format,
+                out=out,
+                sources=result.sources,
+                rules=rules,
+                show_fixes=True,
+                unsafe_fixes=args.unsafe_fixes,
+                files_checked=result.files,
+                fixed=result.fixed,
+            )
     finally:
         if out is not sys.stdout:
             out.close()
+        errors = found.shown["error"] if found is not None else result.errors
+        check.close()
     if args.out:
         print(
             f"wrote {result.files} captions with their diagnostics to {args.out}", file=sys.stderr
@@ -303,7 +319,7 @@ def _report_check(
         return 1
     if args.exit_zero:
         return 0
-    return 1 if result.errors else 0
+    return 1 if errors else 0
 
 
 # -- convert ---------------------------------------------------------------------------------
