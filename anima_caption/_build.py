@@ -89,6 +89,7 @@ _CJK_PUNCT = frozenset("\uff0c\u3002\uff01\uff1f\u3001\uff1b")  # ，。！？�
 #: brackets 20,000 deep) was rescanned from each of its characters, quadratic (40 KB: 29 s).
 _LONG_RUN = re.compile(r"(?<![^\s,])(?:[^\s,]++[ \t]+){4}[^\s,]")
 _ARTICLES = frozenset({"a", "an", "the"})
+_WORD_RUNS = re.compile(r"[\w-]+")  # maximal: what _prose_hint's look-arounds bound (issue 17)
 #: The most comma- or line-separated pieces one sentence may span.
 _MAX_SENTENCE_PIECES = 64
 _WORD_PUNCT = ".,;:!?\"'()[]"
@@ -240,6 +241,9 @@ class Builder:
             + "|".join(sorted(map(re.escape, self._prose_words)))
             + r")(?![\w-])"
         )
+        # issue 17: words of ASCII word characters are looked up by run (_prose_hinted)
+        simple = all(w.isascii() and _WORD_RUNS.fullmatch(w) for w in self._prose_words)
+        self._prose_runs = frozenset(w.lower() for w in self._prose_words) if simple else None
         self._may_have_sentences = False
         self._text = ""
         self._runs: list[tuple[int, list[_Unit]]] = []
@@ -293,6 +297,15 @@ class Builder:
         self._special_tags = False
         self._has_flexible = False
         self._unresolved = []
+
+    def _prose_hinted(self, text: str) -> bool:
+        """Whether ``text`` holds a prose word (``self._prose_hint``). For ASCII text a
+        prose word is a whole run of word characters and hyphens, so a set look-up per run
+        answers it (3x faster than the alternation of every word; speed: issue 17)."""
+        runs = self._prose_runs
+        if runs is not None and text.isascii():
+            return not runs.isdisjoint(_WORD_RUNS.findall(text.lower()))
+        return self._prose_hint.search(text) is not None
 
     def _header(self, text: str, header: Header) -> Any:
         (ds, de), title, end = header
