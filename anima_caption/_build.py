@@ -288,7 +288,7 @@ class Builder:
             "." in text
             or "!" in text
             or "?" in text
-            or self._prose_hint.search(text) is not None
+            or self._prose_hinted(text)
             or _LONG_RUN.search(text) is not None
             or (not text.isascii() and _CJK_CHARS.search(text) is not None)
         )
