@@ -77,7 +77,10 @@ def test_bars_on_a_terminal(tag_list: Path) -> None:
     assert code == 0, terminal
     assert out.startswith("built ") and "120,000 tags" in out and "\r" not in out
     assert f"reading {tag_list}" in terminal
-    assert "reading:" in terminal and "kB" in terminal  # the file's bar
+    # A bar is drawn only for work that lasts over half a second: reading 120,000 rows
+    # may be quicker than that on a fast machine, writing the database is not.
+    if "reading:" in terminal:
+        assert "kB" in terminal  # the file's bar
     assert "writing the database:" in terminal and "step" in terminal
     assert "\r" in terminal  # redrawn in place, then cleared (leave=False)
     assert "Traceback" not in terminal
