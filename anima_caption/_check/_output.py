@@ -306,7 +306,10 @@ class Tally:
                 )
             )
         if not self.total:
-            if not not_written:
+            if files_checked == 0 and not fixed:
+                # an empty shard of a dataset file: nothing was checked, nothing passed
+                lines.append("No captions to check.")
+            elif not not_written:
                 lines.append(style.bold("All checks passed!"))
             return "\n".join(lines) + "\n"
         by_severity = self.by_severity

@@ -242,6 +242,11 @@ def test_text_clean_and_fixed() -> None:
     assert run("text", [], fixed=3) == "Fixed 3 problems.\nAll checks passed!\n"
 
 
+def test_nothing_checked_is_not_all_passed() -> None:
+    """An empty shard of a dataset file checks no caption: it says so, not "passed"."""
+    assert run("text", [], files_checked=0) == "No captions to check.\n"
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
