@@ -46,12 +46,23 @@ def tag_name(text: str) -> str:
     return text[1:].lstrip() if text.startswith("@") else text
 
 
+#: ``db_key`` answers by spelling (a pure function of the text; bounded: cleared when full).
+_DB_KEYS: dict[str, str] = {}
+_DB_KEYS_LIMIT = 1 << 17
+
+
 def db_key(raw: str) -> str:
     """Key under which a tag is stored and looked up: normalised, no ``@``.
 
     ``Side_Ponytail``, ``side ponytail`` and ``@side ponytail`` share one key.
     """
-    return tag_name(normalize_tag(raw))
+    key = _DB_KEYS.get(raw)
+    if key is None:
+        key = tag_name(normalize_tag(raw))
+        if len(_DB_KEYS) >= _DB_KEYS_LIMIT:
+            _DB_KEYS.clear()
+        _DB_KEYS[raw] = key
+    return key
 
 
 def _unescape(text: str) -> str:

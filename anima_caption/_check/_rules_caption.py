@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import cache
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from anima_caption._check._diagnostic import Applicability, EditRecord, FixRecord, Severity
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 SAFE = Applicability.SAFE
 UNSAFE = Applicability.UNSAFE
 DISPLAY = Applicability.DISPLAY_ONLY
+_raw = attrgetter("raw")
 
 
 def _fix(applicability: Applicability, message: str, *edits: EditRecord) -> FixRecord:
@@ -550,7 +552,7 @@ class _SuggestingRule(TagRule):
         if not found or caption is None or ctx.db is None:
             return
         tags = caption.tags
-        if not any(t.raw in found for t in tags):
+        if found.keys().isdisjoint(map(_raw, tags)):
             return
         top = {id(tag): index for index, tag in ctx.top_tags()}
         for tag in tags:
@@ -752,8 +754,11 @@ class ImpliedTag(_CaptionRule):
         tags = list(_top_tags(ctx))
         if len(tags) < 2:
             return
+        found_all = ctx.db.redundant([tag.text for _, tag in tags])
+        if not found_all:
+            return
         by_text = {tag.text: (index, tag) for index, tag in tags}
-        for redundancy in ctx.db.redundant([tag.text for _, tag in tags]):
+        for redundancy in found_all:
             found = by_text.get(redundancy.tag)
             if found is None:
                 continue

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 
 from anima_caption._kinds import Category, Kind
 from anima_caption._normalize import db_key
@@ -693,26 +693,33 @@ class TagDB:
                 self._prefetch_closures(
                     [resolved[0] if (resolved := self._canonical(k)) else k for k in new]
                 )
-        canon: dict[str, str] = {}
-        closures: list[tuple[str, str, frozenset[str]]] = []
-        for text in written:
-            known = memo.get(text)
-            if known is None:
-                key = db_key(text)
-                resolved = self._canonical(key)
-                name = resolved[0] if resolved else key
-                known = (name, frozenset(self._implied_all(name)))
-                if len(memo) >= _INFO_CACHE:
-                    memo.clear()
-                memo[text] = known
-            name, implied_all = known
-            if name not in canon:
-                canon[name] = text
-                if implied_all:
-                    closures.append((name, text, implied_all))
+        knowns = list(map(memo.get, written))
+        if None in knowns:
+            for number, text in enumerate(written):
+                known = knowns[number]
+                if known is None:
+                    known = memo.get(text)  # a spelling twice in this caption
+                if known is None:
+                    key = db_key(text)
+                    resolved = self._canonical(key)
+                    name = resolved[0] if resolved else key
+                    known = (name, frozenset(self._implied_all(name)))
+                    if len(memo) >= _INFO_CACHE:
+                        memo.clear()
+                    memo[text] = known
+                knowns[number] = known
         found: list[Redundancy] = []
-        if not closures:
+        known_all = cast("list[tuple[str, frozenset[str]]]", knowns)
+        if not any(implied_all for _, implied_all in known_all):
             return found  # nothing in the caption implies anything else
+        names = [name for name, _ in known_all]
+        # name -> its first spelling in the caption (the reversed walk keeps the first)
+        canon = dict(zip(reversed(names), reversed(written), strict=True))
+        # A name met twice adds no closure of its own: its first occurrence reports all it
+        # implies that the caption holds.
+        closures = [
+            (name, canon[name], implied_all) for name, implied_all in known_all if implied_all
+        ]
         reported: set[str] = set()
         for name, text, implied_all in closures:  # caption order: the first implier wins
             for implied in implied_all:

@@ -1315,22 +1315,26 @@ def with_context(
     ``context``: suggestions the caption already holds are left out, and when a tag of
     the caption says more than ``key`` (``plaid skirt`` beside ``plaid``; the suggested
     tag itself) the first suggestion is to remove ``key``."""
-    others = {c for c in (db_key(c) for c in context) if c and c != key}
+    others = {c for c in map(db_key, context) if c and c != key}
     if not others:
         return list(ranked[:limit])
     infos = db.lookup_many(sorted(others))
-    # canonical name -> (as written, everything it implies)
-    present: dict[str, tuple[str, frozenset[str]]] = {}
+    # canonical name -> (as written, everything it implies: a short tuple, only tested
+    # for membership)
+    present: dict[str, tuple[str, tuple[str, ...]]] = {}
     for info in infos:
         if info.known and info.canonical is not None:
-            present.setdefault(info.canonical, (info.name, frozenset(info.implies_all)))
+            present.setdefault(info.canonical, (info.name, info.implies_all))
     cover: Suggestion | None = None
     kept: list[Suggestion] = []
     words = set(key.split())
+    implied_any: set[str] | None = None  # everything the caption's tags imply, when asked
     for rank, suggestion in enumerate(ranked):
         name = db_key(suggestion.tag)
+        if not suggestion.remove and name not in present and implied_any is None:
+            implied_any = {n for _, implied in present.values() for n in implied}
         if suggestion.remove or (
-            name not in present and not any(name in implied for _, implied in present.values())
+            name not in present and name not in implied_any  # type: ignore[operator]
         ):
             kept.append(suggestion)
             continue
@@ -1352,7 +1356,14 @@ def with_context(
             )
     if cover is None:
         # A tag of the caption that holds every word of `key` and more (`plaid skirt`).
-        for canonical, (written, _) in sorted(present.items()):
+        # Each word of `key` a substring first (needed for it to be one of the words;
+        # cheap): most tags of a caption share no word with `key`.
+        candidates = [
+            (canonical, written)
+            for canonical, (written, _) in present.items()
+            if all(w in canonical for w in words) or all(w in written for w in words)
+        ]
+        for canonical, written in sorted(candidates):
             if words < set(canonical.split()) or words < set(written.split()):
                 cover = Suggestion(
                     written,
