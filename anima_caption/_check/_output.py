@@ -203,15 +203,7 @@ def _render_text(
 ) -> None:
     style = _Style(use_colour(out))
     for d in diagnostics:
-        out.write(_headline(d, style, unsafe_fixes) + "\n")
-        text = sources.get(d.path)
-        if text is not None and d.span is not None:
-            source_line, marker = frame_lines(text, d.span)
-            out.write(f"    {source_line}\n    {style.red(marker)}\n")
-        help_line = _help_line(d, show_fixes, unsafe_fixes)
-        if help_line is not None:
-            out.write(f"    {style.cyan(help_line)}\n")
-        out.write("\n")
+        _write_entry(out, d, sources.get(d.path), style, show_fixes, unsafe_fixes)
     out.write(
         summary(
             diagnostics,
@@ -360,14 +352,7 @@ def render_stream(
         tally = Tally(unsafe_fixes)
         for d, text in diagnostics:
             tally.add(d)
-            out.write(_headline(d, style, unsafe_fixes) + "\n")
-            if text is not None and d.span is not None:
-                source_line, marker = frame_lines(text, d.span)
-                out.write(f"    {source_line}\n    {style.red(marker)}\n")
-            help_line = _help_line(d, show_fixes, unsafe_fixes)
-            if help_line is not None:
-                out.write(f"    {style.cyan(help_line)}\n")
-            out.write("\n")
+            _write_entry(out, d, text, style, show_fixes, unsafe_fixes)
         out.write(tally.summary(files_checked=files_checked, fixed=fixed, style=style))
     elif fmt == "concise":
         _render_concise((d for d, _ in diagnostics), out, unsafe_fixes=unsafe_fixes)
@@ -760,3 +745,22 @@ def format_rules_json(rules: Sequence[type[Rule]]) -> str:
         for rule in rules
     ]
     return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+
+
+def _write_entry(
+    out: TextIO,
+    d: AnyDiagnostic,
+    text: str | None,
+    style: _Style,
+    show_fixes: bool,
+    unsafe_fixes: bool,
+) -> None:
+    """One diagnostic of the text format: headline, caret frame (with ``text``), help."""
+    out.write(_headline(d, style, unsafe_fixes) + "\n")
+    if text is not None and d.span is not None:
+        source_line, marker = frame_lines(text, d.span)
+        out.write(f"    {source_line}\n    {style.red(marker)}\n")
+    help_line = _help_line(d, show_fixes, unsafe_fixes)
+    if help_line is not None:
+        out.write(f"    {style.cyan(help_line)}\n")
+    out.write("\n")

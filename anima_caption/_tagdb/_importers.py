@@ -236,15 +236,10 @@ def _read_tag_json(path: Path, report: ImportReport) -> Iterator[TagRow]:
         name = item.get("name")
         category = item.get("category")
         count = item.get("post_count")
-        if not isinstance(name, str) or not name.strip():
-            report.problem(index, "record has no tag name")
+        checked = _checked_record(report, index, name, category, count)
+        if checked is None:
             continue
-        if not isinstance(category, int) or category not in DANBOORU_CATEGORIES:
-            report.problem(index, f"category {category!r} is not a Danbooru category")
-            continue
-        if not isinstance(count, int) or count < 0:
-            report.problem(index, f"post count {count!r} is not a number")
-            continue
+        name, category, count = checked
         created = item.get("created_at")
         if isinstance(created, str):
             report.note_date(created[:10])
@@ -291,15 +286,10 @@ def _read_tag_parquet(path: Path, report: ImportReport) -> Iterator[TagRow]:
         count = item["post_count"]
         if isinstance(category, str) and category.strip().isdigit():
             category = int(category)
-        if not isinstance(name, str) or not name.strip():
-            report.problem(index, "record has no tag name")
+        checked = _checked_record(report, index, name, category, count)
+        if checked is None:
             continue
-        if not isinstance(category, int) or category not in DANBOORU_CATEGORIES:
-            report.problem(index, f"category {category!r} is not a Danbooru category")
-            continue
-        if not isinstance(count, int) or count < 0:
-            report.problem(index, f"post count {count!r} is not a number")
-            continue
+        name, category, count = checked
         aliases = item.get("aliases")
         if isinstance(aliases, str):
             aliases = [a for a in aliases.split(",") if a]
@@ -431,3 +421,20 @@ def _read_relation_parquet(path: Path, report: ImportReport) -> Iterator[Relatio
         )
         if rel is not None:
             yield rel
+
+
+def _checked_record(
+    report: ImportReport, index: int, name: object, category: object, count: object
+) -> tuple[str, int, int] | None:
+    """A tag record's name, category and post count when usable; else None, with the
+    problem reported against ``index``."""
+    if not isinstance(name, str) or not name.strip():
+        report.problem(index, "record has no tag name")
+        return None
+    if not isinstance(category, int) or category not in DANBOORU_CATEGORIES:
+        report.problem(index, f"category {category!r} is not a Danbooru category")
+        return None
+    if not isinstance(count, int) or count < 0:
+        report.problem(index, f"post count {count!r} is not a number")
+        return None
+    return name, category, count
