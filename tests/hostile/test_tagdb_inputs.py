@@ -8,14 +8,14 @@ repeats a full page, and read answers without a size cap.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from tests._http import serving
 from tests.hostile.conftest import run_cli
 
 GOOD = "1girl,0,6008644,\nsolo,0,5000954,\nlong_hair,0,4000000,\nsmile,0,3000000,\n"
@@ -99,22 +99,8 @@ class _Server:
 @pytest.fixture
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[_Server, str]]:
     fake = _Server(request.param)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            fake.answer(self)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(fake.answer) as url:
+        yield fake, url
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +16,7 @@ from conftest import ALIASES, FULL, data_file
 
 from anima_caption._tagdb import TagDB
 from anima_caption.cli import main
+from tests._http import serving
 
 N_TAGS = 20_000
 
@@ -111,31 +111,21 @@ def recording_server() -> Iterator[tuple[list[str], str]]:
     """A Danbooru stand-in on 127.0.0.1 with one tag; it records every User-Agent."""
     agents: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            agents.append(self.headers.get("User-Agent", ""))
-            rows = []
-            path = self.path
-            if path.startswith("/tags.json") and "is_deprecated%5D=no" in path and "=a0" in path:
-                rows = [{"id": 1, "name": "1girl", "category": 0, "post_count": 9}]
-            body = json.dumps(rows).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        agents.append(handler.headers.get("User-Agent", ""))
+        rows = []
+        path = handler.path
+        if path.startswith("/tags.json") and "is_deprecated%5D=no" in path and "=a0" in path:
+            rows = [{"id": 1, "name": "1girl", "category": 0, "post_count": 9}]
+        body = json.dumps(rows).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield agents, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(answer) as url:
+        yield agents, url
 
 
 def test_pull_contact_goes_in_the_user_agent(

@@ -7,7 +7,7 @@ import json
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from conftest import ALIASES, FULL, IMPLICATIONS, TAGCOMPLETE, data_file
 from anima_caption._tagdb import PullError, TagDB, TagStatus
 from anima_caption._tagdb._pull import PullOptions, pull, state_dir_for
 from anima_caption.cli import main
+from tests._http import serving
 
 N_TAGS = 3000
 N_RELATIONS = 2500
@@ -130,22 +131,8 @@ class FakeDanbooru:
 @pytest.fixture
 def server() -> Iterator[tuple[FakeDanbooru, str]]:
     fake = FakeDanbooru()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            fake.handle(self)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(fake.handle) as url:
+        yield fake, url
 
 
 def _options(url: str, sleeps: list[float], **kw: Any) -> PullOptions:
